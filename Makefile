@@ -1,0 +1,35 @@
+# The README's two commands: `make demo` and `make test`. Both create .venv and install into it.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: install demo test lint bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) app/main.py
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: install
+	$(PY) benchmarks/bench_anchors.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

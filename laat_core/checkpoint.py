@@ -1,0 +1,74 @@
+"""Checkpoints: one safetensors file, weights plus JSON metadata in its header. Never pickles.
+
+Writes are atomic (a temporary file in the same folder, then os.replace), so a crash never leaves a
+half-written checkpoint where a good one was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+FORMAT = "laat-lab-checkpoint"
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format", "version", "model", "class_names", "split")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt, or does not match its metadata."""
+
+
+def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {"laat": json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **metadata})}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        save_file(tensors, tmp, metadata=header)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def read_metadata(path: str | Path) -> dict:
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.suffix != ".safetensors":
+        raise CheckpointError(f"{path.name}: checkpoints are .safetensors files (pickled .pt/.pth are never loaded)")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is not a readable safetensors file: {error}") from error
+    try:
+        metadata = json.loads(header["laat"])
+    except (KeyError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path} has no LAAT Lab metadata (was it saved by laat train?)") from error
+    missing = [key for key in REQUIRED_KEYS if key not in metadata]
+    if metadata.get("format") != FORMAT or missing:
+        raise CheckpointError(f"{path} metadata is not a LAAT Lab checkpoint (missing: {', '.join(missing) or 'format'})")
+    if metadata["version"] > FORMAT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer LAAT Lab (format {metadata['version']})")
+    return metadata
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    metadata = read_metadata(path)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is corrupt: {error}") from error
+    return tensors, metadata

@@ -1,0 +1,238 @@
+"""The `laat` command: anchors, train, eval, info.
+
+User mistakes (bad class lists, missing files, unknown names) print one clear line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """Raised for anything the user can fix; printed without a traceback."""
+
+
+def parse_eps(text: str) -> float:
+    """'8/255' or '0.03' -> float in [0, 1]."""
+    try:
+        value = float(Fraction(text.strip())) if "/" in text else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"eps must be a number or a fraction like 8/255, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"eps must lie in [0, 1] (pixels are in [0, 1]), got {value}")
+    return value
+
+
+def _read_classes(args) -> list[str]:
+    from laat_core.anchors import parse_class_names
+
+    if args.classes and args.classes_file:
+        raise UserError("give either --classes or --classes-file, not both")
+    if args.classes_file:
+        path = Path(args.classes_file)
+        if not path.is_file():
+            raise UserError(f"classes file not found: {path}")
+        return parse_class_names(path.read_text())
+    if args.classes:
+        return parse_class_names(args.classes)
+    raise UserError("no classes given: use --classes 'cat, dog, ship' or --classes-file FILE")
+
+
+# ---------------------------------------------------------------- anchors
+def cmd_anchors(args) -> int:
+    from laat_core.anchors import ENSEMBLE_TEMPLATES, anchor_stats, encode_anchors
+    from laat_core.decorrelation import decorrelate
+    from laat_core.export import export_anchors
+
+    names = _read_classes(args)
+    templates = ENSEMBLE_TEMPLATES if args.prompt == "ensemble" else (args.prompt,)
+    raw = encode_anchors(args.encoder, names, templates)
+    result = decorrelate(raw, args.method, args.base)
+    before, after = anchor_stats(raw, names), anchor_stats(result.anchors, names)
+    if args.out:
+        export_anchors(args.out, result.anchors, names, {"encoder": args.encoder, "templates": list(templates), **result.to_dict()})
+    if args.json:
+        print(json.dumps({"before": before.to_dict(), "after": after.to_dict(), "method": args.method,
+                          "n_base": result.n_base, "out": args.out}))
+        return 0
+    print(f"{len(names)} classes, encoder {args.encoder}, dim {raw.shape[1]}, method {args.method}, base {result.n_base}")
+    print(f"{'off-diagonal cosine':<22}{'before':>10}{'after':>10}")
+    for label, key in (("mean", "mean_offdiag"), ("min", "min_offdiag"), ("max", "max_offdiag")):
+        print(f"{label:<22}{getattr(before, key):>10.3f}{getattr(after, key):>10.3f}")
+    print("most similar pairs before: " + "; ".join(f"{a} / {b} {c:.3f}" for a, b, c in before.top_pairs[:3]))
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
+# ---------------------------------------------------------------- train
+def cmd_train(args) -> int:
+    from laat_core.training import TrainConfig, train
+
+    config = TrainConfig(
+        method=args.method, backbone=args.backbone, encoder=args.encoder, tau=args.tau, beta=args.beta,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, eps=args.eps, attack_steps=args.steps,
+        attack_alpha=args.alpha if args.alpha is not None else 2.5 * args.eps / max(args.steps, 1), fast=args.fast,
+        n_per_class=args.n_per_class, seed=args.seed, data_seed=args.data_seed, time_budget_s=args.time_budget,
+        anchors=args.anchors,
+    )
+    out = Path(args.out or f"runs/shapes-{args.method}.safetensors")
+    trained = train(config, out=out, resume=args.resume)
+    last = trained.metadata["log"][-1]
+    print(f"trained {config.method} for {last['epoch']} epochs; base-val clean {last['val_clean_acc']:.3f}; wrote {out}")
+    return 0
+
+
+# ---------------------------------------------------------------- eval
+def cmd_eval(args) -> int:
+    from laat_core.attacks import AttackSpec
+    from laat_core.data import shapes
+    from laat_core.evaluation import evaluate_episodes, evaluate_full, sanity_warnings
+    from laat_core.trained import load_trained
+
+    trained = load_trained(args.checkpoint)
+    names = trained.names_for(args.split)
+    n_per_class = args.n_per_class or (50 if args.full else 40)
+    data = shapes.make_split(names, n_per_class, seed=args.seed)
+    images, labels = data.tensors
+    spec = AttackSpec(args.attack, args.eps, args.steps, seed=args.seed)
+    model = trained.head_for(names)
+    if args.full or not trained.zero_shot:
+        result = evaluate_full(model, images, labels, spec, args.split, progress=not args.json)
+    else:
+        episodes = args.episodes or (100 if args.attack == "autoattack" else 2000)
+        result = evaluate_episodes(model, images, labels, trained.anchors_for(names), spec, args.split, episodes,
+                                   shots=args.shots, seed=args.seed, progress=not args.json)
+    output = result.to_dict()
+    if not args.no_sanity:
+        output["sanity"] = _sanity(model, images, labels, spec, result)
+    if args.json:
+        print(json.dumps(output))
+        return 0
+    print(f"{args.checkpoint}: {args.split} ({result.n_classes}-way, {result.protocol}), {result.attack_spec}")
+    print(f"accuracy {result.accuracy:.4f} ± {result.ci95:.4f} (95% CI, n={result.n})")
+    for note in result.notes:
+        print(f"note: {note}")
+    for warning in output.get("sanity", {}).get("warnings", []):
+        print(f"WARNING: {warning}")
+    return 0
+
+
+def _sanity(model, images, labels, spec, result, limit: int = 200) -> dict:
+    """Clean, FGSM, PGD-10 at the same eps and PGD-10 at a large eps on up to `limit` images."""
+    from laat_core.attacks import AttackSpec
+    from laat_core.evaluation import predict_adversarial, sanity_warnings
+
+    pick = torch_randperm(len(labels), limit)
+    x, y = images[pick], labels[pick]
+    n_classes = int(model.anchors.shape[0]) if hasattr(model, "anchors") else int(model.head.out_features)
+    accuracy = {}
+    for name in ("none", "fgsm", "pgd"):
+        probe = AttackSpec(name, spec.eps, 10, seed=spec.seed)
+        accuracy[name] = float((predict_adversarial(model, x, y, probe, n_classes) == y).float().mean())
+    if spec.name == "autoattack" and result.protocol.startswith("full"):
+        accuracy["autoattack"] = result.accuracy
+    large = float((predict_adversarial(model, x, y, AttackSpec("pgd", 0.5, 10), n_classes) == y).float().mean())
+    return {"n": len(y), "accuracy": accuracy, "pgd_eps_0.5": large,
+            "warnings": sanity_warnings(accuracy, large, chance=1 / n_classes)}
+
+
+def torch_randperm(n: int, limit: int):
+    import torch
+
+    return torch.randperm(n, generator=torch.Generator().manual_seed(0))[:limit]
+
+
+# ---------------------------------------------------------------- info
+def cmd_info(args) -> int:
+    from laat_core.checkpoint import read_metadata
+
+    metadata = read_metadata(args.checkpoint)
+    metadata.pop("decorrelation", None) if not args.all else None
+    print(json.dumps(metadata, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from laat_core.anchors import DEFAULT_TEMPLATE
+
+    parser = argparse.ArgumentParser(prog="laat", description="LAAT Lab: anchors, training and honest robustness.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("anchors", help="encode class names, de-correlate, print statistics, export")
+    p.add_argument("--classes", help="comma- or newline-separated class names")
+    p.add_argument("--classes-file", help="a file with one class name per line")
+    p.add_argument("--encoder", default="minilm", help="minilm | openclip:<model>/<pretrained> | file:<path>")
+    p.add_argument("--prompt", default=DEFAULT_TEMPLATE, help="template with {} or 'ensemble'")
+    p.add_argument("--base", type=int, help="the first N classes are base (default: all)")
+    p.add_argument("--method", default="expansion", choices=("expansion", "center", "none"))
+    p.add_argument("--out", help="write anchors: .npy (row order) or .safetensors (with names and settings)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_anchors)
+
+    p = sub.add_parser("train", help="train on the embedded shapes data (base classes only)")
+    p.add_argument("--method", default="laat", choices=("standard", "anchor-at", "laat", "trades"))
+    p.add_argument("--backbone", default="conv4", choices=("conv4", "conv4-512", "resnet12", "resnet18"))
+    p.add_argument("--encoder", default="minilm")
+    p.add_argument("--anchors", default="auto", choices=("auto", "expansion", "center", "none"))
+    p.add_argument("--tau", type=float, default=0.1)
+    p.add_argument("--beta", type=float, default=1.0)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--eps", type=parse_eps, default=8 / 255)
+    p.add_argument("--steps", type=int, default=7, help="PGD steps of the training attack")
+    p.add_argument("--alpha", type=parse_eps, help="PGD step size (default 2.5 * eps / steps)")
+    p.add_argument("--fast", action="store_true", help="FGSM with random start instead of PGD (fast AT)")
+    p.add_argument("--n-per-class", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--time-budget", type=float, help="seconds; stop after the epoch that crosses it")
+    p.add_argument("--resume", help="checkpoint to continue from")
+    p.add_argument("--out", help="checkpoint path (default runs/shapes-<method>.safetensors)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="clean and robust accuracy with 95%% intervals")
+    p.add_argument("checkpoint")
+    p.add_argument("--split", default="novel", choices=("base", "novel", "all"))
+    p.add_argument("--attack", default="pgd", choices=("none", "fgsm", "pgd", "cw", "apgd", "autoattack"))
+    p.add_argument("--eps", type=parse_eps, default=8 / 255)
+    p.add_argument("--steps", type=int, default=20)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--episodes", type=int, help="5-way episodes (official: 2000, 100 for AutoAttack)")
+    group.add_argument("--full", action="store_true", help="plain accuracy over all images of the split")
+    p.add_argument("--shots", type=int, default=0, choices=(0, 1), help="0: zero-shot anchors; 1: one support image")
+    p.add_argument("--n-per-class", type=int, help="evaluation images per class (generated)")
+    p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation images and attacks")
+    p.add_argument("--no-sanity", action="store_true", help="skip the gradient-masking checks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("info", help="print a checkpoint's metadata")
+    p.add_argument("checkpoint")
+    p.add_argument("--all", action="store_true")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (UserError, ValueError, FileNotFoundError) as error:
+        print(f"laat {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

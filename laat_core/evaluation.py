@@ -1,0 +1,150 @@
+"""Honest robustness numbers: named attack, stated eps, eval mode, confidence intervals, sanity checks.
+
+Two protocols:
+  full      plain accuracy over every image of the chosen classes (C-way), binomial 95% interval;
+  episodes  the official few-shot protocol: 5-way episodes over the split's classes, 20 queries per
+            class, mean accuracy over episodes with a Student-t 95% interval. Zero-shot (anchors) or
+            1-shot (one clean support image per class gives the prototype).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from scipy import stats
+from torch import nn
+from tqdm import tqdm
+
+from laat_core.attacks import AttackSpec, make_attack
+from laat_core.attacks.factory import autoattack_plan
+
+
+@dataclass
+class EvalResult:
+    split: str
+    attack: str
+    attack_spec: str
+    eps: float
+    protocol: str
+    n: int
+    accuracy: float
+    ci95: float
+    n_classes: int
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def binomial_ci95(accuracy: float, n: int) -> float:
+    """Half-width of the 95% Wilson interval's larger side, as a +- figure."""
+    if n == 0:
+        return float("nan")
+    z = 1.959963984540054
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(centre + half - accuracy, accuracy - (centre - half))
+
+
+def t_ci95(values: torch.Tensor) -> float:
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.975, n - 1) * values.std(unbiased=True) / math.sqrt(n))
+
+
+def predict_adversarial(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: AttackSpec,
+                        n_classes: int, batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+    """Predictions of `model` (eval mode) on attacked images; attack computed against this head."""
+    model.eval()
+    attack = make_attack(model, spec, n_classes)
+    predictions = []
+    batches = range(0, len(images), batch_size)
+    for start in tqdm(batches, desc=spec.describe(), disable=not progress, leave=False):
+        x, y = images[start : start + batch_size], labels[start : start + batch_size]
+        if attack is not None:
+            torch.manual_seed(spec.seed + start)
+            x = attack(x, y)
+        with torch.no_grad():
+            predictions.append(model(x).argmax(1))
+    return torch.cat(predictions)
+
+
+def evaluate_full(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: AttackSpec, split: str,
+                  progress: bool = False) -> EvalResult:
+    """C-way accuracy over all images; `model` must already have its head set to the split's classes."""
+    n_classes = _n_classes(model)
+    predictions = predict_adversarial(model, images, labels, spec, n_classes, progress=progress)
+    accuracy = float((predictions == labels).float().mean())
+    return EvalResult(split, spec.name, spec.describe(), spec.eps, f"full {n_classes}-way", len(labels), accuracy,
+                      binomial_ci95(accuracy, len(labels)), n_classes, _notes(spec, n_classes))
+
+
+def evaluate_episodes(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_anchors: torch.Tensor,
+                      spec: AttackSpec, split: str, episodes: int, ways: int = 5, queries: int = 20, shots: int = 0,
+                      seed: int = 0, progress: bool = False) -> EvalResult:
+    """The official protocol: `episodes` random `ways`-way tasks; the head is re-pointed per episode."""
+    n_split = class_anchors.shape[0]
+    if n_split < ways:
+        raise ValueError(f"{ways}-way episodes need at least {ways} classes, the split has {n_split}")
+    generator = torch.Generator().manual_seed(seed)
+    by_class = [torch.nonzero(labels == c).flatten() for c in range(n_split)]
+    if min(len(idx) for idx in by_class) < queries + shots:
+        raise ValueError(f"episodes need {queries + shots} images per class; generate more (--n-per-class)")
+    accuracies = []
+    original = model.anchors.clone()
+    try:
+        for _ in tqdm(range(episodes), desc=f"episodes ({spec.describe()})", disable=not progress, leave=False):
+            classes = torch.randperm(n_split, generator=generator)[:ways]
+            picks = [by_class[c][torch.randperm(len(by_class[c]), generator=generator)[: queries + shots]] for c in classes]
+            query = torch.cat([p[shots:] for p in picks])
+            episode_labels = torch.arange(ways).repeat_interleave(queries)
+            if shots:
+                with torch.no_grad():
+                    support = torch.stack([F.normalize(model.eval().features(images[p[:shots]]), dim=1).mean(0) for p in picks])
+                model.set_anchors(support)
+            else:
+                model.set_anchors(class_anchors[classes])
+            predictions = predict_adversarial(model, images[query], episode_labels, spec, ways)
+            accuracies.append(float((predictions == episode_labels).float().mean()))
+    finally:
+        model.set_anchors(original)
+    values = torch.tensor(accuracies)
+    protocol = f"{episodes} episodes, {ways}-way {shots}-shot, {queries} queries/class"
+    return EvalResult(split, spec.name, spec.describe(), spec.eps, protocol, len(values) * ways * queries,
+                      float(values.mean()), t_ci95(values), ways, _notes(spec, ways))
+
+
+def _n_classes(model: nn.Module) -> int:
+    anchors = getattr(model, "anchors", None)
+    return int(anchors.shape[0]) if anchors is not None else int(model.head.out_features)
+
+
+def _notes(spec: AttackSpec, n_classes: int) -> list[str]:
+    notes = ["model in eval mode; attack computed against the evaluated head"]
+    if spec.name == "autoattack":
+        notes.append(f"AutoAttack: {autoattack_plan(n_classes).note}")
+    return notes
+
+
+def sanity_warnings(results: dict[str, float], large_eps_accuracy: float | None = None, chance: float | None = None) -> list[str]:
+    """Gradient-masking checks: clean >= FGSM >= PGD >= AutoAttack, and ~0 accuracy at a large eps.
+
+    `results` maps attack name to accuracy on the same images. A small tolerance allows for sampling
+    noise when the attacks draw different random starts.
+    """
+    warnings = []
+    order = [name for name in ("none", "fgsm", "pgd", "autoattack") if name in results]
+    for stronger, weaker in zip(order[1:], order[:-1]):
+        if results[stronger] > results[weaker] + 0.01:
+            warnings.append(
+                f"possible gradient masking: {stronger} accuracy {results[stronger]:.3f} > {weaker} {results[weaker]:.3f}"
+            )
+    if large_eps_accuracy is not None:
+        floor = max(0.05, (chance or 0) * 1.5)
+        if large_eps_accuracy > floor:
+            warnings.append(f"possible gradient masking: accuracy {large_eps_accuracy:.3f} at a large eps is not near 0")
+    return warnings

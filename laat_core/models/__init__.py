@@ -1,0 +1,4 @@
+from laat_core.models.backbones import BACKBONES, make_backbone
+from laat_core.models.classifier import AnchorClassifier, LinearClassifier
+
+__all__ = ["BACKBONES", "make_backbone", "AnchorClassifier", "LinearClassifier"]

@@ -1,0 +1,71 @@
+"""Classifiers on [0, 1] pixels: normalization inside, so every attack sees raw images.
+
+AnchorClassifier: backbone -> bias-free projection to the anchor dimension -> cosine to fixed anchors / tau.
+LinearClassifier: backbone -> linear layer; the ordinary, non-zero-shot baseline.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from laat_core.models.backbones import make_backbone
+
+# Per-channel statistics of the coloured-shapes data (and close to CIFAR's): a fixed, documented
+# choice stored in every checkpoint.
+DEFAULT_MEAN = (0.5, 0.5, 0.5)
+DEFAULT_STD = (0.25, 0.25, 0.25)
+
+
+class Normalize(nn.Module):
+    def __init__(self, mean=DEFAULT_MEAN, std=DEFAULT_STD) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class AnchorClassifier(nn.Module):
+    def __init__(self, backbone: str, anchors: torch.Tensor, tau: float = 0.1, mean=DEFAULT_MEAN, std=DEFAULT_STD):
+        super().__init__()
+        self.normalize = Normalize(mean, std)
+        self.backbone = make_backbone(backbone)
+        self.projection = nn.Linear(self.backbone.out_dim, anchors.shape[1], bias=False)
+        self.tau = tau
+        # A buffer, not a parameter: anchors are fixed by the text encoder and never trained.
+        self.register_buffer("anchors", F.normalize(anchors.detach().float(), dim=1))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Projected (not normalized) image features in the anchor space."""
+        return self.projection(self.backbone(self.normalize(x)))
+
+    def logits_from_features(self, features: torch.Tensor, anchors: torch.Tensor | None = None) -> torch.Tensor:
+        anchors = self.anchors if anchors is None else anchors
+        return F.normalize(features, dim=1) @ anchors.T / self.tau
+
+    def forward(self, x: torch.Tensor, return_features: bool = False):
+        # Features come out of forward() too, so losses that need them still go through
+        # DistributedDataParallel's forward (and its gradient synchronisation).
+        features = self.features(x)
+        logits = self.logits_from_features(features)
+        return (logits, features) if return_features else logits
+
+    def set_anchors(self, anchors: torch.Tensor) -> None:
+        """Swap the class set (base, novel, all or any typed list) without touching the weights."""
+        if anchors.ndim != 2 or anchors.shape[1] != self.anchors.shape[1]:
+            raise ValueError(f"anchors must be (classes, {self.anchors.shape[1]}), got {tuple(anchors.shape)}")
+        self.anchors = F.normalize(anchors.detach().float(), dim=1).to(self.anchors.device)
+
+
+class LinearClassifier(nn.Module):
+    def __init__(self, backbone: str, n_classes: int, mean=DEFAULT_MEAN, std=DEFAULT_STD) -> None:
+        super().__init__()
+        self.normalize = Normalize(mean, std)
+        self.backbone = make_backbone(backbone)
+        self.head = nn.Linear(self.backbone.out_dim, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(self.normalize(x)))

@@ -1,0 +1,321 @@
+"""One training loop for every method: standard, anchor-at, laat, trades.
+
+    standard   clean cross-entropy against the (expanded) anchors
+    anchor-at  PGD adversarial training against the raw anchors (the naive approach)
+    laat       expanded anchors, alignment CE on PGD images + beta * smoothness (official "TRADES-cos")
+    trades     TRADES with the cosine head over expanded anchors (KL inner maximisation)
+
+Runs unchanged under torchrun (DistributedDataParallel: gloo on CPU, nccl on GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+import torchattacks
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from laat_core import losses
+from laat_core.anchors import DEFAULT_TEMPLATE, encode_anchors
+from laat_core.data import shapes
+from laat_core.decorrelation import decorrelate
+from laat_core.models.classifier import DEFAULT_MEAN, DEFAULT_STD
+from laat_core.trained import TrainedModel, build_model, load_trained, save_trained
+
+METHODS = ("standard", "anchor-at", "laat", "trades")
+
+
+@dataclass
+class TrainConfig:
+    method: str = "laat"
+    backbone: str = "conv4"
+    encoder: str = "minilm"
+    templates: tuple[str, ...] = (DEFAULT_TEMPLATE,)
+    anchors: str = "auto"  # auto: raw for anchor-at, expanded otherwise; or expansion|center|none
+    tau: float = 0.1  # chosen on base-class validation data (benchmarks/select_hyperparameters.py)
+    beta: float = 1.0  # smoothness weight (laat) or KL weight (trades, where 6 is the paper's)
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    eps: float = 8 / 255
+    attack_steps: int = 7
+    attack_alpha: float = 2 / 255
+    fast: bool = False  # FGSM with random start ("fast AT", Wong et al. 2020) instead of PGD
+    n_per_class: int = 200  # training images per base class (shapes data)
+    val_per_class: int = 20  # base-class validation images per class
+    data_seed: int = 0
+    seed: int = 0
+    time_budget_s: float | None = None  # stop after the epoch that crosses it
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
+        if self.epochs < 1 or self.batch_size < 1 or self.n_per_class < 1:
+            raise ValueError("epochs, batch size and images per class must be positive")
+        if not (self.tau > 0 and self.lr > 0 and self.beta >= 0 and self.eps >= 0):
+            raise ValueError("tau and lr must be positive; beta and eps non-negative")
+        self.templates = tuple(self.templates)
+
+    @property
+    def adversarial(self) -> bool:
+        return self.method != "standard"
+
+    @property
+    def decorrelation(self) -> str:
+        if self.anchors != "auto":
+            return self.anchors
+        return "none" if self.method == "anchor-at" else "expansion"
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    loss: float
+    train_clean_acc: float
+    train_adv_acc: float | None
+    val_clean_acc: float
+    val_pgd_acc: float | None
+    seconds: float
+    images_per_s: float
+    parts: dict = field(default_factory=dict)
+
+
+def _rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def _setup_distributed() -> bool:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.is_initialized()
+
+
+def _device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def make_shapes_data(config: TrainConfig):
+    base, novel = shapes.default_split()
+    train = shapes.make_split(base, config.n_per_class, seed=config.data_seed)
+    val = shapes.make_split(base, config.val_per_class, seed=config.data_seed + 1_000_003)
+    return base, novel, train, val
+
+
+def make_anchor_set(config: TrainConfig, base: list[str], novel: list[str]):
+    raw = encode_anchors(config.encoder, base + novel, config.templates)
+    return decorrelate(raw, config.decorrelation, n_base=len(base))
+
+
+def _train_attack(model, config: TrainConfig):
+    if config.method == "standard":
+        return None
+    if config.method == "trades":
+        return torchattacks.TPGD(model, eps=config.eps, alpha=config.attack_alpha, steps=config.attack_steps)
+    if config.fast:
+        return torchattacks.FFGSM(model, eps=config.eps, alpha=1.25 * config.eps)
+    return torchattacks.PGD(model, eps=config.eps, alpha=config.attack_alpha, steps=config.attack_steps, random_start=True)
+
+
+def _loss(config: TrainConfig, model, x, x_adv, y) -> dict:
+    if config.method == "standard":
+        return losses.cross_entropy_loss(model, x, y)
+    if config.method == "anchor-at":
+        return losses.cross_entropy_loss(model, x_adv, y)
+    if config.method == "laat":
+        return losses.laat_loss(model, x, x_adv, y, config.beta)
+    return losses.trades_loss(model, x, x_adv, y, config.beta)
+
+
+@torch.no_grad()
+def _accuracy(model, loader, device) -> float:
+    model.eval()
+    correct = total = 0
+    for x, y in loader:
+        correct += int((model(x.to(device)).argmax(1) == y.to(device)).sum())
+        total += len(y)
+    return correct / max(total, 1)
+
+
+def _pgd_accuracy(model, dataset, device, config: TrainConfig, limit: int = 256) -> float:
+    x, y = dataset.tensors[0][:limit].to(device), dataset.tensors[1][:limit].to(device)
+    attack = torchattacks.PGD(model, eps=config.eps, alpha=2 / 255, steps=10, random_start=True)
+    adv = attack(x, y)
+    with torch.no_grad():
+        return float((model.eval()(adv).argmax(1) == y).float().mean())
+
+
+def _metadata(config: TrainConfig, anchor_set, base, novel, spec, logs, resumed_from=None) -> dict:
+    import laat_core
+
+    return {
+        "model": spec,
+        "encoder": config.encoder,
+        "templates": list(config.templates),
+        "decorrelation": anchor_set.to_dict(),
+        "class_names": base + novel,
+        "split": {"base": base, "novel": novel},
+        "data": {"name": "shapes", "image_size": 32, "seed": config.data_seed, "n_per_class": config.n_per_class},
+        "training": dataclasses.asdict(config),
+        "epochs_done": len(logs),
+        "log": [dataclasses.asdict(entry) for entry in logs],
+        "resumed_from": resumed_from,
+        "versions": {
+            "laat_lab": laat_core.__version__,
+            "torch": torch.__version__,
+            "torchattacks": torchattacks.__version__,
+            "python": platform.python_version(),
+        },
+    }
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    state = optimizer.state_dict()["state"]
+    return {f"optimizer.{i}.momentum_buffer": s["momentum_buffer"] for i, s in state.items() if "momentum_buffer" in s}
+
+
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for i, param in enumerate(params):
+        buffer = tensors.get(f"optimizer.{i}.momentum_buffer")
+        if buffer is not None:
+            optimizer.state[param]["momentum_buffer"] = buffer.to(param.device).clone()
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    progress: bool = True,
+) -> TrainedModel:
+    """Train, checkpoint after every epoch (atomically) when `out` is given, and return the model."""
+    distributed = _setup_distributed()
+    device = _device()
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    torch.manual_seed(config.seed)
+
+    base, novel, train_set, val_set = make_shapes_data(config)
+    anchor_set = make_anchor_set(config, base, novel)
+    spec = {
+        "kind": "anchor",
+        "backbone": config.backbone,
+        "tau": config.tau,
+        "anchor_dim": int(anchor_set.anchors.shape[1]),
+        "n_classes": len(base),
+        "mean": list(DEFAULT_MEAN),
+        "std": list(DEFAULT_STD),
+    }
+    model = build_model(spec, anchor_set.anchors[: len(base)]).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    logs: list[EpochLog] = []
+    resumed_from = None
+    if resume:
+        logs, resumed_from = _resume(resume, config, model, optimizer), str(resume)
+
+    net = DistributedDataParallel(model) if distributed else model
+    sampler = DistributedSampler(train_set, seed=config.seed) if distributed else None
+    generator = torch.Generator().manual_seed(config.seed)
+    loader = DataLoader(train_set, config.batch_size, shuffle=sampler is None, sampler=sampler, generator=generator, drop_last=True)
+    val_loader = DataLoader(val_set, 256)
+    # The attack runs on the bare module: torchattacks puts it in eval mode, and no DDP sync is needed.
+    attack = _train_attack(model, config)
+    total_steps = config.epochs * len(loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / total_steps, 1.0))))
+    for _ in range(len(logs) * len(loader)):
+        scheduler.step()
+
+    started = time.perf_counter()
+    for epoch in range(len(logs), config.epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        entry = _train_epoch(config, net, model, attack, loader, optimizer, scheduler, device, epoch, progress)
+        entry.val_clean_acc = _accuracy(model, val_loader, device)
+        entry.val_pgd_acc = _pgd_accuracy(model, val_set, device, config) if config.adversarial else None
+        logs.append(entry)
+        if _rank() == 0:
+            if progress:
+                print(json.dumps(dataclasses.asdict(entry)), flush=True)
+            if on_epoch:
+                on_epoch(entry)
+            if out:
+                trained = TrainedModel(model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), anchor_set.anchors)
+                save_trained(out, trained, _optimizer_tensors(optimizer))
+        over_budget = config.time_budget_s is not None and time.perf_counter() - started > config.time_budget_s
+        if over_budget or (should_stop is not None and should_stop()):
+            break
+    if distributed:
+        for buffer in model.buffers():  # BN running statistics: make every rank hold rank 0's
+            dist.broadcast(buffer, 0)
+    model.eval()
+    return TrainedModel(model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), anchor_set.anchors)
+
+
+def _train_epoch(config, net, model, attack, loader, optimizer, scheduler, device, epoch, progress) -> EpochLog:
+    start = time.perf_counter()
+    totals = {"loss": 0.0, "clean": 0, "adv": 0, "n": 0}
+    parts: dict[str, float] = {}
+    batches = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or _rank() != 0, leave=False)
+    for x, y in batches:
+        x, y = x.to(device), y.to(device)
+        x_adv = attack(x, y) if attack is not None else None
+        net.train()
+        result = _loss(config, net, x, x_adv, y)
+        optimizer.zero_grad(set_to_none=True)
+        result["loss"].backward()
+        optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            model.eval()
+            totals["clean"] += int((model(x).argmax(1) == y).sum())
+            if x_adv is not None:
+                totals["adv"] += int((model(x_adv).argmax(1) == y).sum())
+        totals["loss"] += float(result["loss"].detach()) * len(y)
+        totals["n"] += len(y)
+        for key, value in result.items():
+            if key != "loss":
+                parts[key] = parts.get(key, 0.0) + float(value) * len(y)
+        batches.set_postfix(loss=f"{totals['loss'] / totals['n']:.3f}")
+    seconds = time.perf_counter() - start
+    n = max(totals["n"], 1)
+    return EpochLog(
+        epoch=epoch + 1,
+        loss=totals["loss"] / n,
+        train_clean_acc=totals["clean"] / n,
+        train_adv_acc=totals["adv"] / n if attack is not None else None,
+        val_clean_acc=float("nan"),
+        val_pgd_acc=None,
+        seconds=seconds,
+        images_per_s=totals["n"] / seconds,
+        parts={k: v / n for k, v in parts.items()},
+    )
+
+
+def _resume(path, config: TrainConfig, model, optimizer) -> list[EpochLog]:
+    from laat_core.checkpoint import load_checkpoint
+
+    previous = load_trained(path)
+    if previous.metadata["model"]["backbone"] != config.backbone or previous.metadata["training"]["method"] != config.method:
+        raise ValueError(f"{path} was trained with another method or backbone; cannot resume")
+    model.load_state_dict(previous.model.state_dict())
+    tensors, _ = load_checkpoint(path)
+    _restore_optimizer(optimizer, tensors)
+    return [EpochLog(**entry) for entry in previous.metadata["log"]]
