@@ -26,12 +26,23 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for tau, beta in itertools.product(map(float, args.taus.split(",")), map(float, args.betas.split(","))):
-        config = TrainConfig(method="laat", tau=tau, beta=beta, epochs=args.epochs, n_per_class=args.n_per_class,
-                             attack_steps=args.steps, attack_alpha=2.5 * (8 / 255) / args.steps, val_per_class=20)
+        config = TrainConfig(
+            method="laat",
+            tau=tau,
+            beta=beta,
+            epochs=args.epochs,
+            n_per_class=args.n_per_class,
+            attack_steps=args.steps,
+            attack_alpha=2.5 * (8 / 255) / args.steps,
+            val_per_class=20,
+        )
         start = time.perf_counter()
         last = train(config, progress=False).metadata["log"][-1]
         rows.append((tau, beta, last["val_clean_acc"], last["val_pgd_acc"], time.perf_counter() - start))
-        print(f"tau={tau} beta={beta} val_clean={last['val_clean_acc']:.3f} val_pgd10={last['val_pgd_acc']:.3f}", flush=True)
+        print(
+            f"tau={tau} beta={beta} val_clean={last['val_clean_acc']:.3f} val_pgd10={last['val_pgd_acc']:.3f}",
+            flush=True,
+        )
     print("\n| tau | beta | base-val clean | base-val PGD-10 8/255 | seconds |\n|---|---|---|---|---|")
     for tau, beta, clean, robust, seconds in sorted(rows, key=lambda r: -r[3]):
         print(f"| {tau:g} | {beta:g} | {clean:.3f} | {robust:.3f} | {seconds:.0f} |")

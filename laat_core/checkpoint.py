@@ -59,7 +59,9 @@ def read_metadata(path: str | Path) -> dict:
         raise CheckpointError(f"{path} has no LAAT Lab metadata (was it saved by laat train?)") from error
     missing = [key for key in REQUIRED_KEYS if key not in metadata]
     if metadata.get("format") != FORMAT or missing:
-        raise CheckpointError(f"{path} metadata is not a LAAT Lab checkpoint (missing: {', '.join(missing) or 'format'})")
+        raise CheckpointError(
+            f"{path} metadata is not a LAAT Lab checkpoint (missing: {', '.join(missing) or 'format'})"
+        )
     if metadata["version"] > FORMAT_VERSION:
         raise CheckpointError(f"{path} was written by a newer LAAT Lab (format {metadata['version']})")
     return metadata

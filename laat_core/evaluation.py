@@ -56,8 +56,15 @@ def t_ci95(values: torch.Tensor) -> float:
     return float(stats.t.ppf(0.975, n - 1) * values.std(unbiased=True) / math.sqrt(n))
 
 
-def predict_adversarial(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: AttackSpec,
-                        n_classes: int, batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+def predict_adversarial(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    spec: AttackSpec,
+    n_classes: int,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> torch.Tensor:
     """Predictions of `model` (eval mode) on attacked images; attack computed against this head."""
     model.eval()
     attack = make_attack(model, spec, n_classes)
@@ -73,19 +80,41 @@ def predict_adversarial(model: nn.Module, images: torch.Tensor, labels: torch.Te
     return torch.cat(predictions)
 
 
-def evaluate_full(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: AttackSpec, split: str,
-                  progress: bool = False) -> EvalResult:
+def evaluate_full(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: AttackSpec, split: str, progress: bool = False
+) -> EvalResult:
     """C-way accuracy over all images; `model` must already have its head set to the split's classes."""
     n_classes = _n_classes(model)
     predictions = predict_adversarial(model, images, labels, spec, n_classes, progress=progress)
     accuracy = float((predictions == labels).float().mean())
-    return EvalResult(split, spec.name, spec.describe(), spec.eps, f"full {n_classes}-way", len(labels), accuracy,
-                      binomial_ci95(accuracy, len(labels)), n_classes, _notes(spec, n_classes))
+    return EvalResult(
+        split,
+        spec.name,
+        spec.describe(),
+        spec.eps,
+        f"full {n_classes}-way",
+        len(labels),
+        accuracy,
+        binomial_ci95(accuracy, len(labels)),
+        n_classes,
+        _notes(spec, n_classes),
+    )
 
 
-def evaluate_episodes(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_anchors: torch.Tensor,
-                      spec: AttackSpec, split: str, episodes: int, ways: int = 5, queries: int = 20, shots: int = 0,
-                      seed: int = 0, progress: bool = False) -> EvalResult:
+def evaluate_episodes(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    class_anchors: torch.Tensor,
+    spec: AttackSpec,
+    split: str,
+    episodes: int,
+    ways: int = 5,
+    queries: int = 20,
+    shots: int = 0,
+    seed: int = 0,
+    progress: bool = False,
+) -> EvalResult:
     """The official protocol: `episodes` random `ways`-way tasks; the head is re-pointed per episode."""
     n_split = class_anchors.shape[0]
     if n_split < ways:
@@ -99,12 +128,16 @@ def evaluate_episodes(model: nn.Module, images: torch.Tensor, labels: torch.Tens
     try:
         for _ in tqdm(range(episodes), desc=f"episodes ({spec.describe()})", disable=not progress, leave=False):
             classes = torch.randperm(n_split, generator=generator)[:ways]
-            picks = [by_class[c][torch.randperm(len(by_class[c]), generator=generator)[: queries + shots]] for c in classes]
+            picks = [
+                by_class[c][torch.randperm(len(by_class[c]), generator=generator)[: queries + shots]] for c in classes
+            ]
             query = torch.cat([p[shots:] for p in picks])
             episode_labels = torch.arange(ways).repeat_interleave(queries)
             if shots:
                 with torch.no_grad():
-                    support = torch.stack([F.normalize(model.eval().features(images[p[:shots]]), dim=1).mean(0) for p in picks])
+                    support = torch.stack(
+                        [F.normalize(model.eval().features(images[p[:shots]]), dim=1).mean(0) for p in picks]
+                    )
                 model.set_anchors(support)
             else:
                 model.set_anchors(class_anchors[classes])
@@ -114,8 +147,18 @@ def evaluate_episodes(model: nn.Module, images: torch.Tensor, labels: torch.Tens
         model.set_anchors(original)
     values = torch.tensor(accuracies)
     protocol = f"{episodes} episodes, {ways}-way {shots}-shot, {queries} queries/class"
-    return EvalResult(split, spec.name, spec.describe(), spec.eps, protocol, len(values) * ways * queries,
-                      float(values.mean()), t_ci95(values), ways, _notes(spec, ways))
+    return EvalResult(
+        split,
+        spec.name,
+        spec.describe(),
+        spec.eps,
+        protocol,
+        len(values) * ways * queries,
+        float(values.mean()),
+        t_ci95(values),
+        ways,
+        _notes(spec, ways),
+    )
 
 
 def _n_classes(model: nn.Module) -> int:
@@ -130,7 +173,9 @@ def _notes(spec: AttackSpec, n_classes: int) -> list[str]:
     return notes
 
 
-def sanity_warnings(results: dict[str, float], large_eps_accuracy: float | None = None, chance: float | None = None) -> list[str]:
+def sanity_warnings(
+    results: dict[str, float], large_eps_accuracy: float | None = None, chance: float | None = None
+) -> list[str]:
     """Gradient-masking checks: clean >= FGSM >= PGD >= AutoAttack, and ~0 accuracy at a large eps.
 
     `results` maps attack name to accuracy on the same images. A small tolerance allows for sampling
@@ -138,7 +183,7 @@ def sanity_warnings(results: dict[str, float], large_eps_accuracy: float | None 
     """
     warnings = []
     order = [name for name in ("none", "fgsm", "pgd", "autoattack") if name in results]
-    for stronger, weaker in zip(order[1:], order[:-1]):
+    for stronger, weaker in zip(order[1:], order[:-1], strict=True):
         if results[stronger] > results[weaker] + 0.01:
             warnings.append(
                 f"possible gradient masking: {stronger} accuracy {results[stronger]:.3f} > {weaker} {results[weaker]:.3f}"
@@ -146,5 +191,7 @@ def sanity_warnings(results: dict[str, float], large_eps_accuracy: float | None 
     if large_eps_accuracy is not None:
         floor = max(0.05, (chance or 0) * 1.5)
         if large_eps_accuracy > floor:
-            warnings.append(f"possible gradient masking: accuracy {large_eps_accuracy:.3f} at a large eps is not near 0")
+            warnings.append(
+                f"possible gradient masking: accuracy {large_eps_accuracy:.3f} at a large eps is not near 0"
+            )
     return warnings

@@ -16,9 +16,9 @@ import math
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -57,6 +57,7 @@ class TrainConfig:
     fast: bool = False  # FGSM with random start ("fast AT", Wong et al. 2020) instead of PGD
     n_per_class: int = 200  # training images per base class (shapes data)
     val_per_class: int = 20  # base-class validation images per class
+    val_pgd_images: int = 256  # validation images attacked (PGD-10) after each epoch
     data_seed: int = 0
     seed: int = 0
     time_budget_s: float | None = None  # stop after the epoch that crosses it
@@ -130,7 +131,9 @@ def _train_attack(model, config: TrainConfig):
         return torchattacks.TPGD(model, eps=config.eps, alpha=config.attack_alpha, steps=config.attack_steps)
     if config.fast:
         return torchattacks.FFGSM(model, eps=config.eps, alpha=1.25 * config.eps)
-    return torchattacks.PGD(model, eps=config.eps, alpha=config.attack_alpha, steps=config.attack_steps, random_start=True)
+    return torchattacks.PGD(
+        model, eps=config.eps, alpha=config.attack_alpha, steps=config.attack_steps, random_start=True
+    )
 
 
 def _loss(config: TrainConfig, model, x, x_adv, y) -> dict:
@@ -153,8 +156,10 @@ def _accuracy(model, loader, device) -> float:
     return correct / max(total, 1)
 
 
-def _pgd_accuracy(model, dataset, device, config: TrainConfig, limit: int = 256) -> float:
-    x, y = dataset.tensors[0][:limit].to(device), dataset.tensors[1][:limit].to(device)
+def _pgd_accuracy(model, dataset, device, config: TrainConfig) -> float:
+    # Every class in the sample: the validation set is class-major, so take a strided subset.
+    stride = max(1, len(dataset) // config.val_pgd_images)
+    x, y = dataset.tensors[0][::stride].to(device), dataset.tensors[1][::stride].to(device)
     attack = torchattacks.PGD(model, eps=config.eps, alpha=2 / 255, steps=10, random_start=True)
     adv = attack(x, y)
     with torch.no_grad():
@@ -225,7 +230,9 @@ def train(
         "std": list(DEFAULT_STD),
     }
     model = build_model(spec, anchor_set.anchors[: len(base)]).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
     logs: list[EpochLog] = []
     resumed_from = None
     if resume:
@@ -234,14 +241,16 @@ def train(
     net = DistributedDataParallel(model) if distributed else model
     sampler = DistributedSampler(train_set, seed=config.seed) if distributed else None
     generator = torch.Generator().manual_seed(config.seed)
-    loader = DataLoader(train_set, config.batch_size, shuffle=sampler is None, sampler=sampler, generator=generator, drop_last=True)
+    loader = DataLoader(
+        train_set, config.batch_size, shuffle=sampler is None, sampler=sampler, generator=generator, drop_last=True
+    )
     val_loader = DataLoader(val_set, 256)
     # The attack runs on the bare module: torchattacks puts it in eval mode, and no DDP sync is needed.
     attack = _train_attack(model, config)
-    total_steps = config.epochs * len(loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / total_steps, 1.0))))
-    for _ in range(len(logs) * len(loader)):
-        scheduler.step()
+    total_steps, done_steps = config.epochs * len(loader), len(logs) * len(loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(  # cosine decay per step, continued on resume
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min((step + done_steps) / total_steps, 1.0)))
+    )
 
     started = time.perf_counter()
     for epoch in range(len(logs), config.epochs):
@@ -257,7 +266,9 @@ def train(
             if on_epoch:
                 on_epoch(entry)
             if out:
-                trained = TrainedModel(model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), anchor_set.anchors)
+                trained = TrainedModel(
+                    model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), anchor_set.anchors
+                )
                 save_trained(out, trained, _optimizer_tensors(optimizer))
         over_budget = config.time_budget_s is not None and time.perf_counter() - started > config.time_budget_s
         if over_budget or (should_stop is not None and should_stop()):
@@ -313,7 +324,10 @@ def _resume(path, config: TrainConfig, model, optimizer) -> list[EpochLog]:
     from laat_core.checkpoint import load_checkpoint
 
     previous = load_trained(path)
-    if previous.metadata["model"]["backbone"] != config.backbone or previous.metadata["training"]["method"] != config.method:
+    if (
+        previous.metadata["model"]["backbone"] != config.backbone
+        or previous.metadata["training"]["method"] != config.method
+    ):
         raise ValueError(f"{path} was trained with another method or backbone; cannot resume")
     model.load_state_dict(previous.model.state_dict())
     tensors, _ = load_checkpoint(path)

@@ -18,8 +18,18 @@ def run(capsys, *argv):
 
 def test_official_example_offline(reference_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run(capsys, "anchors", "--encoder", f"file:{reference_dir}/cifarfs_anchors.npy",
-                       "--classes-file", f"{reference_dir}/cifarfs_classes.txt", "--base", "64", "--out", "expanded.npy")
+    code, out, _ = run(
+        capsys,
+        "anchors",
+        "--encoder",
+        f"file:{reference_dir}/cifarfs_anchors.npy",
+        "--classes-file",
+        f"{reference_dir}/cifarfs_classes.txt",
+        "--base",
+        "64",
+        "--out",
+        "expanded.npy",
+    )
     assert code == 0
     assert "0.759" in out and "0.175" in out
     expected = np.load(f"{reference_dir}/cifarfs_clip_weight_a.npy")
@@ -28,8 +38,19 @@ def test_official_example_offline(reference_dir, tmp_path, capsys, monkeypatch):
 
 def test_json_output_and_safetensors_export(tmp_path, capsys):
     out_path = tmp_path / "anchors.safetensors"
-    code, out, _ = run(capsys, "anchors", "--classes", "cat, dog, ship, truck", "--base", "3", "--method", "center",
-                       "--out", str(out_path), "--json")
+    code, out, _ = run(
+        capsys,
+        "anchors",
+        "--classes",
+        "cat, dog, ship, truck",
+        "--base",
+        "3",
+        "--method",
+        "center",
+        "--out",
+        str(out_path),
+        "--json",
+    )
     assert code == 0
     report = json.loads(out)
     assert report["before"]["n_classes"] == 4 and report["method"] == "center" and report["n_base"] == 3
@@ -46,18 +67,21 @@ def test_prompt_ensemble_and_method_none(capsys):
     assert report["after"]["mean_offdiag"] == pytest.approx(report["before"]["mean_offdiag"], abs=1e-6)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--classes", ""], "no classes given"),
-    (["--classes", " , "], "empty class name"),
-    (["--classes", "cat, dog, cat"], "duplicate class name 'cat'"),
-    (["--classes", "cat"], "at least 2 classes"),
-    (["--classes", "cat,dog", "--encoder", "word2vec"], "unknown encoder"),
-    (["--classes-file", "/no/such/file.txt"], "classes file not found"),
-    (["--classes", "cat,dog", "--encoder", "file:/no/such.npy"], "feature file not found"),
-    (["--classes", "cat,dog", "--prompt", "a photo"], "must contain exactly one"),
-    (["--classes", "cat,dog", "--base", "5"], "between 1 and 2"),
-    (["--classes", "cat,dog", "--out", "x.csv"], "use a .npy or .safetensors"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--classes", ""], "no classes given"),
+        (["--classes", " , "], "empty class name"),
+        (["--classes", "cat, dog, cat"], "duplicate class name 'cat'"),
+        (["--classes", "cat"], "at least 2 classes"),
+        (["--classes", "cat,dog", "--encoder", "word2vec"], "unknown encoder"),
+        (["--classes-file", "/no/such/file.txt"], "classes file not found"),
+        (["--classes", "cat,dog", "--encoder", "file:/no/such.npy"], "feature file not found"),
+        (["--classes", "cat,dog", "--prompt", "a photo"], "must contain exactly one"),
+        (["--classes", "cat,dog", "--base", "5"], "between 1 and 2"),
+        (["--classes", "cat,dog", "--out", "x.csv"], "use a .npy or .safetensors"),
+    ],
+)
 def test_user_errors_exit_2_with_message(capsys, argv, message):
     code, _, err = run(capsys, "anchors", *argv)
     assert code == 2
@@ -76,8 +100,9 @@ def test_malformed_and_mismatched_feature_files(tmp_path, capsys):
 
 
 def test_dimension_mismatch_when_reusing_a_fit(tmp_path, capsys):
-    from laat_core.expansion import ExpansionError, apply_expansion, fit_expansion
     import torch
+
+    from laat_core.expansion import ExpansionError, apply_expansion, fit_expansion
 
     fit = fit_expansion(torch.randn(4, 384))
     with pytest.raises(ExpansionError, match="dimension 512 does not match the fit's 384"):
@@ -86,7 +111,12 @@ def test_dimension_mismatch_when_reusing_a_fit(tmp_path, capsys):
 
 def test_console_entry_point_without_traceback(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-m", "laat_core.cli", "anchors", "--classes", "x"], capture_output=True,
-                          text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "laat_core.cli", "anchors", "--classes", "x"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "at least 2 classes" in proc.stderr and "Traceback" not in proc.stderr

@@ -63,13 +63,16 @@ def test_openclip_offline_fails_fast_with_advice():
         get_encoder("openclip:ViT-B-32/openai")
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("glove", "unknown encoder"),
-    ("openclip:ViT-B-32", "expected openclip"),
-    ("openclip:NoSuchModel/openai", "unknown open_clip model"),
-    ("openclip:ViT-B-32/no-such-tag", "neither a local file nor a pretrained tag"),
-    ("file:/nonexistent/anchors.npy", "not found"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("glove", "unknown encoder"),
+        ("openclip:ViT-B-32", "expected openclip"),
+        ("openclip:NoSuchModel/openai", "unknown open_clip model"),
+        ("openclip:ViT-B-32/no-such-tag", "neither a local file nor a pretrained tag"),
+        ("file:/nonexistent/anchors.npy", "not found"),
+    ],
+)
 def test_bad_encoder_specs(spec, message):
     with pytest.raises(EncoderError, match=message):
         get_encoder(spec)
@@ -103,10 +106,13 @@ def test_file_encoder_without_names_needs_matching_count(tmp_path):
         encoder.encode(["w", "x"])
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"not a numpy file", "could not read"),
-    (None, "2-D float matrix"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not a numpy file", "could not read"),
+        (None, "2-D float matrix"),
+    ],
+)
 def test_file_encoder_malformed(tmp_path, content, message):
     path = tmp_path / "bad.npy"
     if content is None:
@@ -124,23 +130,29 @@ def test_file_encoder_refuses_pickles(tmp_path):
         FileEncoder(path)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("cat, dog ,ship", ["cat", "dog", "ship"]),
-    ("cat\ndog\n", ["cat", "dog"]),
-    ("red star,\nblue circle", ["red star", "blue circle"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("cat, dog ,ship", ["cat", "dog", "ship"]),
+        ("cat\ndog\n", ["cat", "dog"]),
+        ("red star,\nblue circle", ["red star", "blue circle"]),
+    ],
+)
 def test_parse_class_names(text, expected):
     assert parse_class_names(text) == expected
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "empty"),
-    ("   \n ", "empty"),
-    ("cat, , dog", "empty class name at position 2"),
-    ("cat, dog, Cat", "duplicate class name"),
-    ("cat", "at least 2 classes"),
-    (",".join(f"c{i}" for i in range(1001)), "at most 1000"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty"),
+        ("   \n ", "empty"),
+        ("cat, , dog", "empty class name at position 2"),
+        ("cat, dog, Cat", "duplicate class name"),
+        ("cat", "at least 2 classes"),
+        (",".join(f"c{i}" for i in range(1001)), "at most 1000"),
+    ],
+)
 def test_parse_class_names_errors(text, message):
     with pytest.raises(AnchorError, match=message):
         parse_class_names(text)
@@ -150,4 +162,6 @@ def test_anchor_stats_most_similar_pairs():
     anchors = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
     stats = anchor_stats(anchors, ["a", "b", "c"], top_k=1)
     assert stats.top_pairs[0][:2] == ("a", "b")
-    assert stats.max_offdiag == pytest.approx(float(torch.nn.functional.cosine_similarity(anchors[0], anchors[1], dim=0)))
+    assert stats.max_offdiag == pytest.approx(
+        float(torch.nn.functional.cosine_similarity(anchors[0], anchors[1], dim=0))
+    )

@@ -89,7 +89,9 @@ def make_autoattack(model: nn.Module, eps: float, n_classes: int, seed: int = 0)
     targets_as_classes = plan.n_targets + 1
     components = {
         "apgd-ce": lambda: torchattacks.APGD(model, eps=eps, steps=100, loss="ce", n_restarts=1, seed=seed),
-        "apgd-t": lambda: torchattacks.APGDT(model, eps=eps, steps=100, n_restarts=1, seed=seed, n_classes=targets_as_classes),
+        "apgd-t": lambda: torchattacks.APGDT(
+            model, eps=eps, steps=100, n_restarts=1, seed=seed, n_classes=targets_as_classes
+        ),
         "fab-t": lambda: torchattacks.FAB(
             model, eps=eps, steps=100, n_restarts=1, multi_targeted=True, n_classes=targets_as_classes, seed=seed
         ),

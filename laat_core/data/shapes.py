@@ -95,7 +95,9 @@ def _polygon(u: torch.Tensor, v: torch.Tensor, sides: int, apothem: float) -> to
     return inside
 
 
-def render(colour_ids: torch.Tensor, shape_ids: torch.Tensor, seed: int, config: ShapesConfig = ShapesConfig()) -> torch.Tensor:
+def render(
+    colour_ids: torch.Tensor, shape_ids: torch.Tensor, seed: int, config: ShapesConfig = ShapesConfig()
+) -> torch.Tensor:
     """Render one image per (colour, shape) pair: float32 (N, 3, H, W) in [0, 1]."""
     n, size = len(colour_ids), config.image_size
     gen = torch.Generator().manual_seed(seed)

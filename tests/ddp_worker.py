@@ -1,0 +1,24 @@
+"""Run by tests/test_ddp.py under torchrun: one tiny epoch, then each rank saves its weights."""
+
+import sys
+
+import torch.distributed as dist
+from safetensors.torch import save_file
+
+from laat_core.training import TrainConfig, train
+
+out_dir = sys.argv[1]
+config = TrainConfig(
+    method="laat",
+    epochs=1,
+    n_per_class=4,
+    val_per_class=2,
+    val_pgd_images=8,
+    batch_size=32,
+    attack_steps=2,
+    num_threads=1,
+)
+trained = train(config, progress=False)
+rank = dist.get_rank()
+save_file({k: v.contiguous() for k, v in trained.model.state_dict().items()}, f"{out_dir}/rank{rank}.safetensors")
+dist.destroy_process_group()

@@ -1,0 +1,130 @@
+import json
+
+import pytest
+import torch
+
+from laat_core.checkpoint import CheckpointError, read_metadata, save_checkpoint
+from laat_core.trained import load_trained, save_trained
+from laat_core.training import METHODS, TrainConfig, train
+
+TINY = dict(epochs=1, n_per_class=3, val_per_class=2, val_pgd_images=16, batch_size=48, attack_steps=2)
+
+
+@pytest.fixture(scope="module")
+def laat_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "laat.safetensors"
+    train(TrainConfig(method="laat", **TINY), out=path, progress=False)
+    return path
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_one_epoch_smoke_training_of_each_method(method):
+    trained = train(TrainConfig(method=method, **TINY), progress=False)
+    log = trained.metadata["log"]
+    assert len(log) == 1 and torch.isfinite(torch.tensor(log[0]["loss"]))
+    assert (log[0]["train_adv_acc"] is None) == (method == "standard")
+    anchors = trained.model.anchors
+    expected = "none" if method == "anchor-at" else "expansion"
+    assert trained.metadata["decorrelation"]["method"] == expected
+    assert torch.allclose(anchors, trained.class_anchors[:48])  # the head holds the base anchors
+
+
+def test_anchors_are_fixed_buffers_not_parameters():
+    trained = train(TrainConfig(method="laat", **TINY), progress=False)
+    names = [name for name, _ in trained.model.named_parameters()]
+    assert "anchors" not in names and "projection.bias" not in names
+    assert torch.allclose(trained.model.anchors, trained.class_anchors[:48])
+
+
+def test_laat_training_improves_over_initialisation():
+    config = TrainConfig(
+        method="laat", epochs=2, n_per_class=10, val_per_class=4, val_pgd_images=16, batch_size=64, fast=True
+    )
+    trained = train(config, progress=False)
+    assert trained.metadata["log"][-1]["val_clean_acc"] > 2 / 48  # chance is 1/48
+
+
+def test_checkpoint_round_trip(laat_checkpoint):
+    trained = load_trained(laat_checkpoint)
+    meta = trained.metadata
+    for key in (
+        "model",
+        "encoder",
+        "templates",
+        "class_names",
+        "split",
+        "decorrelation",
+        "training",
+        "log",
+        "versions",
+    ):
+        assert key in meta
+    assert meta["decorrelation"]["n_base"] == 48 and len(meta["split"]["novel"]) == 16
+    x = torch.rand(4, 3, 32, 32)
+    again = load_trained(laat_checkpoint)
+    with torch.no_grad():
+        assert torch.equal(trained.model(x), again.model(x))
+    novel = trained.names_for("novel")
+    assert trained.anchors_for(novel).shape == (16, 384)
+
+
+def test_typed_class_list_gets_base_fitted_anchors(laat_checkpoint):
+    trained = load_trained(laat_checkpoint)
+    stored = trained.anchors_for(["red circle", "red star"])
+    reencoded = trained.anchors_for(["red circle", "red star", "grey spiral"])  # unknown name: encoded from text
+    assert torch.allclose(stored, reencoded[:2], atol=1e-5)
+
+
+def test_resume_continues_epochs(tmp_path, laat_checkpoint):
+    out = tmp_path / "resumed.safetensors"
+    trained = train(
+        TrainConfig(method="laat", **{**TINY, "epochs": 2}), out=out, resume=laat_checkpoint, progress=False
+    )
+    assert [e["epoch"] for e in trained.metadata["log"]] == [1, 2]
+    assert trained.metadata["resumed_from"] == str(laat_checkpoint)
+
+
+def test_rejects_corrupt_and_mismatched_checkpoints(tmp_path, laat_checkpoint):
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(laat_checkpoint.read_bytes()[:1000])
+    with pytest.raises(CheckpointError):
+        load_trained(truncated)
+    pickle_like = tmp_path / "model.pt"
+    pickle_like.write_bytes(b"\x80\x04")
+    with pytest.raises(CheckpointError, match="never loaded"):
+        load_trained(pickle_like)
+    foreign = tmp_path / "foreign.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(foreign))
+    with pytest.raises(CheckpointError, match="no LAAT Lab metadata"):
+        load_trained(foreign)
+    trained = load_trained(laat_checkpoint)
+    wrong = dict(trained.metadata, model={**trained.metadata["model"], "backbone": "resnet12"})
+    mismatched = tmp_path / "mismatched.safetensors"
+    save_checkpoint(mismatched, {f"model.{k}": v for k, v in trained.model.state_dict().items()}, wrong)
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_trained(mismatched)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_trained(tmp_path / "absent.safetensors")
+
+
+def test_atomic_write_keeps_old_checkpoint_on_failure(tmp_path, laat_checkpoint):
+    target = tmp_path / "keep.safetensors"
+    target.write_bytes(laat_checkpoint.read_bytes())
+    before = target.read_bytes()
+    trained = load_trained(laat_checkpoint)
+    trained.metadata["unserialisable"] = object()
+    with pytest.raises(TypeError):
+        save_trained(target, trained)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]  # no temporary left behind
+    assert read_metadata(target)["format"] == "laat-lab-checkpoint"
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="unknown method"):
+        TrainConfig(method="mart")
+    with pytest.raises(ValueError, match="positive"):
+        TrainConfig(epochs=0)
+    assert json.dumps(TrainConfig().__dict__)
