@@ -1,19 +1,18 @@
 """Checkpoints: one safetensors file, weights plus JSON metadata in its header. Never pickles.
 
-Writes are atomic (a temporary file in the same folder, then os.replace), so a crash never leaves a
-half-written checkpoint where a good one was.
+Writes are atomic (laat_core.atomic).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from laat_core.atomic import atomic_target
 
 FORMAT = "laat-lab-checkpoint"
 FORMAT_VERSION = 1
@@ -26,17 +25,10 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = {"laat": json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **metadata})}
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_target(path) as tmp:
         save_file(tensors, tmp, metadata=header)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

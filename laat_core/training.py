@@ -44,8 +44,8 @@ class TrainConfig:
     encoder: str = "minilm"
     templates: tuple[str, ...] = (DEFAULT_TEMPLATE,)
     anchors: str = "auto"  # auto: raw for anchor-at, expanded otherwise; or expansion|center|none
-    tau: float = 0.1  # chosen on base-class validation data (benchmarks/select_hyperparameters.py)
-    beta: float = 1.0  # smoothness weight (laat) or KL weight (trades, where 6 is the paper's)
+    tau: float = 0.2  # chosen on base-class validation data (benchmarks/select_hyperparameters.py)
+    beta: float = 4.0  # smoothness weight (laat; chosen like tau) or KL weight (trades)
     epochs: int = 10
     batch_size: int = 128
     lr: float = 0.05
@@ -256,7 +256,9 @@ def train(
     for epoch in range(len(logs), config.epochs):
         if sampler is not None:
             sampler.set_epoch(epoch)
-        entry = _train_epoch(config, net, model, attack, loader, optimizer, scheduler, device, epoch, progress)
+        entry = _train_epoch(
+            config, net, model, attack, loader, optimizer, scheduler, device, epoch, progress, should_stop
+        )
         entry.val_clean_acc = _accuracy(model, val_loader, device)
         entry.val_pgd_acc = _pgd_accuracy(model, val_set, device, config) if config.adversarial else None
         logs.append(entry)
@@ -280,12 +282,16 @@ def train(
     return TrainedModel(model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), anchor_set.anchors)
 
 
-def _train_epoch(config, net, model, attack, loader, optimizer, scheduler, device, epoch, progress) -> EpochLog:
+def _train_epoch(
+    config, net, model, attack, loader, optimizer, scheduler, device, epoch, progress, should_stop
+) -> EpochLog:
     start = time.perf_counter()
     totals = {"loss": 0.0, "clean": 0, "adv": 0, "n": 0}
     parts: dict[str, float] = {}
     batches = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or _rank() != 0, leave=False)
     for x, y in batches:
+        if should_stop is not None and should_stop():
+            break  # cancelled: the epoch is logged as far as it got
         x, y = x.to(device), y.to(device)
         x_adv = attack(x, y) if attack is not None else None
         net.train()

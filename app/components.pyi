@@ -1,0 +1,26 @@
+"""Gradio components with friendlier failure messages.
+
+Gradio writes a type stub (components.pyi) next to any module that subclasses a component; the stub is
+committed so nothing is written at run time.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from gradio.events import Dependency
+
+class ImageInput(gr.Image):
+    """gr.Image whose undecodable uploads get a plain message instead of a preprocessing trace."""
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except (OSError, ValueError) as error:  # PIL.UnidentifiedImageError is an OSError
+            name = getattr(payload, "orig_name", None) or "the upload"
+            raise gr.Error(f"{name} is not an image file PIL can read ({type(error).__name__})") from None
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component

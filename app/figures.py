@@ -1,0 +1,124 @@
+"""Plotly figures for the app. Plotting only: every number comes from laat_core."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+
+def cosine_heatmaps(names: list[str], before: np.ndarray, after: np.ndarray, method: str) -> go.Figure:
+    """Before and after side by side on one shared colour scale, hover shows both class names."""
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("before: raw anchors", f"after: {method}"), horizontal_spacing=0.08
+    )
+    hover = "row: %{y}<br>column: %{x}<br>cosine: %{z:.3f}<extra></extra>"
+    for col, matrix in ((1, before), (2, after)):
+        fig.add_trace(go.Heatmap(z=matrix, x=names, y=names, coloraxis="coloraxis", hovertemplate=hover), 1, col)
+        fig.update_yaxes(autorange="reversed", row=1, col=col, showticklabels=len(names) <= 40)
+        fig.update_xaxes(row=1, col=col, showticklabels=len(names) <= 40)
+    fig.update_layout(
+        coloraxis={"colorscale": "RdBu_r", "cmin": -1, "cmax": 1, "colorbar": {"title": "cosine"}},
+        height=520,
+        margin={"t": 40, "l": 10, "r": 10, "b": 10},
+    )
+    return fig
+
+
+def cosine_histogram(before: np.ndarray, after: np.ndarray) -> go.Figure:
+    fig = go.Figure()
+    bins = {"start": -1, "end": 1, "size": 0.02}
+    fig.add_trace(go.Histogram(x=before, name="before", xbins=bins, opacity=0.6))
+    fig.add_trace(go.Histogram(x=after, name="after", xbins=bins, opacity=0.6))
+    fig.update_layout(
+        barmode="overlay",
+        height=300,
+        xaxis_title="pairwise cosine similarity",
+        yaxis_title="pairs",
+        margin={"t": 30, "l": 10, "r": 10, "b": 10},
+    )
+    return fig
+
+
+def anchor_maps(names: list[str], before: np.ndarray, after: np.ndarray, method_label: str, n_base: int) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"before ({method_label})", f"after ({method_label})"))
+    kind = ["base" if i < n_base else "novel" for i in range(len(names))]
+    for col, coords in ((1, before), (2, after)):
+        for group, symbol in (("base", "circle"), ("novel", "diamond")):
+            rows = [i for i, k in enumerate(kind) if k == group]
+            if not rows:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=coords[rows, 0],
+                    y=coords[rows, 1],
+                    mode="markers+text" if len(names) <= 30 else "markers",
+                    text=[names[i] for i in rows],
+                    textposition="top center",
+                    name=group,
+                    marker={"symbol": symbol, "size": 9},
+                    showlegend=col == 1,
+                    hovertemplate="%{text}<extra>" + group + "</extra>",
+                ),
+                1,
+                col,
+            )
+    fig.update_layout(height=420, margin={"t": 40, "l": 10, "r": 10, "b": 10})
+    return fig
+
+
+def probability_bars(before: dict[str, float], after: dict[str, float], title: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_trace(go.Bar(y=list(before), x=list(before.values()), orientation="h", name="clean"))
+    fig.add_trace(go.Bar(y=list(after), x=list(after.values()), orientation="h", name="adversarial"))
+    fig.update_layout(
+        title=title,
+        barmode="group",
+        height=300,
+        xaxis={"range": [0, 1], "title": "probability"},
+        yaxis={"autorange": "reversed"},
+        margin={"t": 40, "l": 10, "r": 10, "b": 10},
+    )
+    return fig
+
+
+def robustness_curves(points: list[dict]) -> go.Figure:
+    """Accuracy vs eps; one line per (model, split); novel solid, base dashed; 95% CI as error bars."""
+    fig = go.Figure()
+    keys = sorted({(p["model"], p["split"]) for p in points})
+    for model, split in keys:
+        series = sorted((p for p in points if p["model"] == model and p["split"] == split), key=lambda p: p["eps_255"])
+        fig.add_trace(
+            go.Scatter(
+                x=[p["eps_255"] for p in series],
+                y=[p["accuracy"] for p in series],
+                name=f"{model} · {split}",
+                mode="lines+markers",
+                line={"dash": "solid" if split == "novel" else "dash"},
+                error_y={"type": "data", "array": [p["ci95"] for p in series], "visible": True},
+            )
+        )
+    fig.update_layout(
+        height=420,
+        xaxis_title="eps (x/255, L-inf)",
+        yaxis={"title": "accuracy", "range": [0, 1]},
+        margin={"t": 30, "l": 10, "r": 10, "b": 10},
+    )
+    return fig
+
+
+def training_curves(log: list[dict]) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy (base classes)"))
+    epochs = [e["epoch"] for e in log]
+    fig.add_trace(go.Scatter(x=epochs, y=[e["loss"] for e in log], name="train loss", mode="lines+markers"), 1, 1)
+    for key, label in (
+        ("train_clean_acc", "train clean"),
+        ("train_adv_acc", "train adversarial"),
+        ("val_clean_acc", "validation clean"),
+        ("val_pgd_acc", "validation PGD-10"),
+    ):
+        if any(e.get(key) is not None for e in log):
+            fig.add_trace(go.Scatter(x=epochs, y=[e.get(key) for e in log], name=label, mode="lines+markers"), 1, 2)
+    fig.update_yaxes(range=[0, 1], row=1, col=2)
+    fig.update_layout(height=320, margin={"t": 40, "l": 10, "r": 10, "b": 10})
+    return fig

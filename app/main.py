@@ -1,0 +1,47 @@
+"""Launch LAAT Lab: `python app/main.py` serves http://127.0.0.1:7860 offline."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# Privacy and offline defaults, set before gradio or huggingface_hub are imported.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+if not os.environ.get("LAAT_CLIP"):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing to download unless CLIP is asked for
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python app/main.py` from a checkout, without installing
+    sys.path.insert(0, str(ROOT))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="LAAT Lab web app")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link (needs network)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    from app.ui import build_app
+    from laat_core.projection import warm_up_umap_in_background
+
+    warm_up_umap_in_background()
+    demo = build_app()
+    demo.queue(default_concurrency_limit=2, max_size=32)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        show_error=True,
+        footer_links=["api", "settings"],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The app's model store: shipped checkpoints, uploaded ones and those trained in the session.
+
+Each model has a lock because pointing a cosine head at a class list mutates it; two requests
+on one model take turns.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from laat_core.trained import TrainedModel, load_trained
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SHIPPED = {
+    "standard (shipped)": ASSETS / "models" / "shapes-standard.safetensors",
+    "LAAT (shipped)": ASSETS / "models" / "shapes-laat.safetensors",
+    "anchor-AT (shipped)": ASSETS / "models" / "shapes-anchor-at.safetensors",
+}
+CURVES = ASSETS / "models" / "robustness_curves.json"
+CIFARFS_ANCHORS = ASSETS / "anchors" / "cifarfs_clip_anchors.safetensors"
+EXAMPLES = ASSETS / "examples"
+
+_cache: dict[str, TrainedModel] = {}
+_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+
+
+def shipped_models() -> dict[str, Path]:
+    return {label: path for label, path in SHIPPED.items() if path.is_file()}
+
+
+def get_model(path: str | Path) -> tuple[TrainedModel, threading.Lock]:
+    key = str(Path(path).resolve())
+    with _guard:
+        if key not in _cache:
+            _cache[key] = load_trained(key)
+            _locks[key] = threading.Lock()
+        return _cache[key], _locks[key]

@@ -1,0 +1,50 @@
+"""What each tab explains. Plain words for a teaching session."""
+
+INTRO = """
+# LAAT Lab — zero-shot adversarial robustness with language anchors
+An image classifier usually learns one weight vector per class and can only name the classes it was trained on.
+**LAAT** (Li et al., CVPR 2024) instead gives every class a fixed **anchor**: the text encoder's embedding of a
+sentence such as *"a photo of a red star."*. The image model learns to map pictures next to their class's anchor,
+and is trained **adversarially** so that tiny, deliberately crafted pixel changes cannot move it. Because anchors
+come from text alone, the model can also classify **novel** classes it never saw, and stay robust on them.
+Everything here runs offline on a CPU: the MiniLM text encoder, a generated data set of coloured shapes
+(48 *base* classes to train on, 16 *novel* colour-shape combinations held out), and two shipped models.
+"""
+
+ANCHOR_LAB = """
+**What you see.** Each class name becomes a unit vector (its anchor). The heatmaps show the cosine similarity of
+every pair of anchors: 1 = same direction, 0 = unrelated. Text encoders put most class names close together
+(the official CLIP anchors of CIFAR-FS have a mean off-diagonal cosine of 0.76), so the classifier's targets are
+nearly the same point and an attacker needs only a nudge to cross from one to another.
+**LAAT's expansion** keeps each anchor on its great circle through the mean direction of the *base* anchors and
+stretches the angle so the widest base anchor sits at 90°: relative geometry is kept, similarity drops.
+Novel classes are mapped with the base statistics, as they would be at test time. *Mean-centering* (subtract the
+base mean, renormalize) is a simpler alternative for comparison. The 2-D map places similar anchors close together.
+"""
+
+ATTACK_LAB = """
+**What you see.** An adversarial attack changes every pixel by at most **eps** (here in 1/255 steps of the 0–255
+range) in the direction that most hurts the model's current answer. FGSM takes one step; PGD and CW-Linf take
+*steps* small steps; APGD adapts its step size ("strong preview"); AutoAttack runs four attacks and keeps the worst
+case (with a time limit here). The perturbation image is amplified to be visible. The class list is the head's
+classes: with a LAAT model you can type **any** names, even ones it never trained on (zero-shot), because their
+anchors come from text. A standard model (trained without attacks) is usually fooled at eps 8/255; a LAAT model
+much less often. Images are handled as PNG tensors: nothing is re-read from a lossy display copy.
+"""
+
+COMPARE = """
+**What you see.** Robust accuracy as the attack budget eps grows, for the shipped standard and LAAT models, on the
+48 base classes (dashed, seen in training) and the 16 novel classes (solid, never seen: zero-shot). Error bars are
+95% intervals. A healthy curve starts at the clean accuracy and falls toward 0 as eps grows; a curve that stays
+high at large eps would mean the attack is failing (gradient masking), not that the model is robust. The shipped
+figures come from the benchmark; *Recompute* measures again on freshly generated images.
+"""
+
+TRAIN = """
+**What you see.** Train a small Conv4 on the base classes live. *standard* uses clean images; *anchor-at* attacks
+the images during training but uses the raw (crowded) anchors; *laat* uses expanded anchors, the alignment
+cross-entropy on attacked images and a smoothness term (beta) that keeps clean and attacked features aligned;
+*trades* is the classic TRADES baseline. *Fast AT* replaces the 7-step PGD attack by one random-start FGSM step,
+about 3x cheaper. Training stops at the time budget; the result appears in the attack lab and compare tab as
+"your model" and can be downloaded as a checkpoint (safetensors + JSON metadata).
+"""

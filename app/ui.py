@@ -1,0 +1,428 @@
+"""The Gradio app: anchor lab, attack lab, compare, train, about. Thin: it calls laat_core and plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from app import figures, texts
+from app.components import ImageInput
+from app.services import CIFARFS_ANCHORS, CURVES, EXAMPLES, get_model, shipped_models
+from laat_core.anchor_lab import run_anchor_lab, stats_rows
+from laat_core.anchors import DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES, AnchorError, parse_class_names
+from laat_core.attack_lab import InputError, attack_image, check_attack_settings, prepare_image
+from laat_core.checkpoint import CheckpointError
+from laat_core.compare import default_eps_grid, robustness_curve
+from laat_core.data import shapes
+from laat_core.data.real import cifar_fs_split
+from laat_core.encoders import EncoderError
+from laat_core.training import TrainConfig, train
+
+APP_MAX_CLASSES = 300  # heatmaps and UMAP of more classes are unreadable and slow in a browser
+CIFAR10 = "airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck"
+MINILM = "MiniLM (offline)"
+CIFARFS_FILE = "official CLIP anchors of CIFAR-FS (file)"
+USER_ERRORS = (AnchorError, EncoderError, InputError, CheckpointError, ValueError)
+
+
+def _presets() -> dict[str, tuple[str, str, int]]:
+    """name -> (class list, encoder choice, number of base classes)."""
+    base, novel = shapes.default_split()
+    split = cifar_fs_split()
+    cifarfs = [n.replace("_", " ") for n in split["base"] + split["val"] + split["novel"]]
+    return {
+        "CIFAR-10": (CIFAR10, MINILM, 10),
+        "shapes (48 base + 16 novel)": (", ".join(base + novel), MINILM, 48),
+        "CIFAR-FS, official CLIP anchors": (", ".join(cifarfs), CIFARFS_FILE, 64),
+    }
+
+
+def encoder_choices() -> tuple[list[str], str]:
+    """Encoder dropdown entries, and a note on CLIP (enabled by LAAT_CLIP=<model>/<pretrained>)."""
+    choices = [MINILM, CIFARFS_FILE]
+    clip = os.environ.get("LAAT_CLIP")
+    if clip:
+        choices.append(f"CLIP {clip}")
+        return choices, f"CLIP is on: `{clip}`."
+    return (
+        choices,
+        "CLIP is off: no weights here (offline). Set `LAAT_CLIP=ViT-B-32/openai` online, or a local file path.",
+    )
+
+
+def encoder_spec(choice: str) -> str:
+    if choice == MINILM:
+        return "minilm"
+    if choice == CIFARFS_FILE:
+        return f"file:{CIFARFS_ANCHORS}"
+    if choice.startswith("CLIP "):
+        return f"openclip:{choice[len('CLIP ') :]}"
+    raise gr.Error(f"unknown encoder {choice!r}")
+
+
+# ------------------------------------------------------------------ anchor lab
+def anchor_lab(class_text: str, encoder: str, template: str, ensemble: bool, n_base: float, method: str):
+    try:
+        names = parse_class_names(class_text, max_classes=APP_MAX_CLASSES)
+        templates = ENSEMBLE_TEMPLATES if ensemble else (template or DEFAULT_TEMPLATE,)
+        n_base = int(n_base or 0) or None
+        if n_base is not None and not 2 <= n_base <= len(names):
+            raise ValueError(f"base classes must be between 2 and {len(names)} (0 = all), got {n_base}")
+        result = run_anchor_lab(names, encoder_spec(encoder), templates, n_base, method)
+    except USER_ERRORS as error:
+        raise gr.Error(str(error)) from None
+    message = (
+        f"{len(names)} classes · encoder {encoder} · first {result.n_base} are base · {method}. "
+        f"Mean off-diagonal cosine {result.stats_before.mean_offdiag:.3f} → {result.stats_after.mean_offdiag:.3f}."
+    )
+    return (
+        figures.cosine_heatmaps(names, result.cos_before, result.cos_after, method),
+        figures.cosine_histogram(result.pairs_before, result.pairs_after),
+        stats_rows(result),
+        figures.anchor_maps(names, result.map_before, result.map_after, result.map_method, result.n_base),
+        message,
+    )
+
+
+def load_preset(preset: str):
+    classes, encoder, n_base = _presets()[preset]
+    return classes, encoder, n_base
+
+
+# ------------------------------------------------------------------ attack lab
+def model_choices(session_models: dict | None) -> list[str]:
+    return list(shipped_models()) + list((session_models or {}).keys())
+
+
+def _model_path(label: str, session_models: dict | None) -> str:
+    paths = {**{k: str(v) for k, v in shipped_models().items()}, **(session_models or {})}
+    if label not in paths:
+        raise gr.Error(f"model {label!r} is not available (train one or upload a checkpoint)")
+    return paths[label]
+
+
+def draw_sample(class_name: str, seed: float):
+    try:
+        image = shapes.render_class(class_name, seed=int(seed or 0))
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    return _to_uint8(image), class_name.strip().lower()
+
+
+def _image_from_inputs(upload, sketch):
+    if upload is not None:
+        return upload
+    if isinstance(sketch, dict) and sketch.get("composite") is not None:
+        return sketch["composite"]
+    return None
+
+
+DISPLAY_SCALE = 4  # 32x32 results are shown 4x larger, nearest-neighbour: every pixel kept exactly
+
+
+def _to_uint8(tensor) -> np.ndarray:
+    array = (tensor.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    return array.repeat(DISPLAY_SCALE, axis=0).repeat(DISPLAY_SCALE, axis=1)
+
+
+def _attack_one(label, path, image, names, spec, true_class):
+    trained, lock = get_model(path)
+    with lock:
+        outcome = attack_image(trained, label, image, names, spec, true_class or None)
+    verdict = "**prediction flipped**" if outcome.flipped else "prediction held"
+    summary = (
+        f"**{label}** · {outcome.spec} · label used: *{outcome.label}*\n\n"
+        f"clean → **{outcome.clean_prediction}** ({outcome.clean_probs.get(outcome.clean_prediction, 0):.2f}); "
+        f"adversarial → **{outcome.adversarial_prediction}** "
+        f"({outcome.adversarial_probs.get(outcome.adversarial_prediction, 0):.2f}) · {verdict} · "
+        f"L∞ = {outcome.linf * 255:.2f}/255 · {outcome.seconds:.2f} s {outcome.note}"
+    )
+    bars = figures.probability_bars(outcome.clean_probs, outcome.adversarial_probs, f"{label}: top-5 ({outcome.spec})")
+    return [
+        _to_uint8(outcome.clean),
+        _to_uint8(outcome.adversarial),
+        _to_uint8(outcome.perturbation_image()),
+        bars,
+        summary,
+    ]
+
+
+def run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models):
+    try:
+        image = prepare_image(_image_from_inputs(upload, sketch))
+        names = parse_class_names(class_text, max_classes=APP_MAX_CLASSES)
+        spec = check_attack_settings(attack, float(eps_255), int(steps))
+        true_class = (true_class or "").strip()
+        if true_class and true_class not in names:
+            raise InputError(f"true class {true_class!r} is not in the class list")
+        outputs = []
+        for label in (model_a, model_b):
+            outputs += _attack_one(label, _model_path(label, session_models), image, names, spec, true_class)
+    except USER_ERRORS as error:
+        raise gr.Error(str(error)) from None
+    return outputs
+
+
+def upload_checkpoint(file, session_models: dict | None):
+    session_models = dict(session_models or {})
+    if file is None:
+        raise gr.Error("no file uploaded")
+    path = Path(file if isinstance(file, str) else file.name)
+    try:
+        trained, _ = get_model(path)
+    except CheckpointError as error:
+        raise gr.Error(str(error)) from None
+    label = f"uploaded: {path.name}"
+    session_models[label] = str(path)
+    choices = model_choices(session_models)
+    method = trained.metadata.get("training", {}).get("method", "?")
+    return session_models, gr.update(choices=choices), gr.update(choices=choices), f"Loaded {path.name} ({method})."
+
+
+# ------------------------------------------------------------------ compare
+def shipped_curves():
+    if not CURVES.is_file():
+        return None, "No shipped curves yet: run `python benchmarks/bench_robustness.py --curves`."
+    points = json.loads(CURVES.read_text())["points"]
+    return figures.robustness_curves(points), f"Shipped results ({len(points)} points, from {CURVES.name})."
+
+
+def recompute_curves(attack: str, n_per_class: float, session_models: dict | None, progress=gr.Progress()):
+    labels = model_choices(session_models)
+    if not labels:
+        raise gr.Error("no models available")
+    if attack not in ("fgsm", "pgd"):
+        raise gr.Error("recompute supports fgsm or pgd")
+    n_per_class = int(n_per_class)
+    if not 1 <= n_per_class <= 50:
+        raise gr.Error("images per class must be between 1 and 50")
+    grid = default_eps_grid()
+    points = []
+    jobs = [(label, split) for label in labels for split in ("base", "novel")]
+    for j, (label, split) in enumerate(jobs):
+        progress(j / len(jobs), desc=f"{label} · {split}")
+        trained, lock = get_model(_model_path(label, session_models))
+        with lock:
+            points += [p.to_dict() for p in robustness_curve(trained, label, split, grid, attack, 10, n_per_class)]
+    return figures.robustness_curves(points), f"Recomputed: {attack.upper()}-10, {n_per_class} fresh images per class."
+
+
+# ------------------------------------------------------------------ train
+def train_live(method, epochs, fast, n_per_class, budget_s, tau, beta, session_models):
+    try:
+        config = TrainConfig(
+            method=method,
+            epochs=int(epochs),
+            fast=bool(fast),
+            n_per_class=int(n_per_class),
+            time_budget_s=float(budget_s),
+            tau=float(tau),
+            beta=float(beta),
+            attack_steps=3,
+            attack_alpha=2.5 * (8 / 255) / 3,
+            val_per_class=10,
+            val_pgd_images=96,
+        )
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    out = Path(tempfile.mkdtemp(prefix="laat-train-")) / f"shapes-{method}-live.safetensors"
+    updates: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    box: dict = {}
+
+    def work():
+        try:
+            box["model"] = train(
+                config, out=out, on_epoch=lambda e: updates.put(e.__dict__), should_stop=stop.is_set, progress=False
+            )
+        except Exception as error:  # reported to the user below
+            box["error"] = error
+        finally:
+            updates.put(None)
+
+    threading.Thread(target=work, daemon=True).start()
+    log: list[dict] = []
+    started = time.perf_counter()
+    try:
+        while True:
+            item = updates.get()
+            if item is None:
+                break
+            log.append(item)
+            yield (
+                figures.training_curves(log),
+                f"epoch {item['epoch']}/{config.epochs} · "
+                f"{time.perf_counter() - started:.0f} s · {item['images_per_s']:.0f} images/s",
+                None,
+                session_models,
+            )
+    finally:
+        stop.set()  # also when the user cancels: the training thread stops at the next batch
+    if "error" in box:
+        raise gr.Error(f"training failed: {box['error']}")
+    session_models = {**(session_models or {}), f"your {method} model": str(out)}
+    yield (
+        figures.training_curves(log),
+        f"Done in {time.perf_counter() - started:.0f} s. It is now in the attack lab "
+        f"and compare tab as 'your {method} model'.",
+        str(out),
+        session_models,
+    )
+
+
+# ------------------------------------------------------------------ layout
+def build_app() -> gr.Blocks:
+    base, novel = shapes.default_split()
+    enc_choices, clip_note = encoder_choices()
+    models = list(shipped_models())
+    with gr.Blocks(title="LAAT Lab") as demo:
+        session_models = gr.State({})
+        gr.Markdown(texts.INTRO)
+        with gr.Tab("Anchor lab"):
+            gr.Markdown(texts.ANCHOR_LAB)
+            with gr.Row():
+                with gr.Column(scale=2):
+                    classes = gr.Textbox(
+                        label="class names (comma or new line)", value=CIFAR10, lines=4, elem_id="anchor-classes"
+                    )
+                    preset = gr.Dropdown(list(_presets()), label="preset", value=None)
+                with gr.Column(scale=1):
+                    encoder = gr.Dropdown(enc_choices, value=MINILM, label="text encoder")
+                    gr.Markdown(clip_note)
+                    template = gr.Textbox(DEFAULT_TEMPLATE, label="prompt template ({} = class name)")
+                    ensemble = gr.Checkbox(False, label=f"ensemble of {len(ENSEMBLE_TEMPLATES)} CLIP-style prompts")
+                    n_base = gr.Number(0, label="first N classes are base (0 = all)", precision=0)
+                    method = gr.Radio(["expansion", "center", "none"], value="expansion", label="de-correlation")
+            go = gr.Button("Show anchors", variant="primary", elem_id="anchor-go")
+            anchor_message = gr.Markdown(elem_id="anchor-message")
+            heatmaps = gr.Plot(label="cosine similarity, before and after", elem_id="anchor-heatmaps")
+            with gr.Row():
+                histogram = gr.Plot(label="pairwise cosines")
+                stats = gr.Dataframe(headers=["statistic", "before", "after"], label="statistics")
+            anchor_map = gr.Plot(label="2-D map of the anchors")
+            inputs = [classes, encoder, template, ensemble, n_base, method]
+            outputs = [heatmaps, histogram, stats, anchor_map, anchor_message]
+            go.click(anchor_lab, inputs, outputs, api_name="anchor_lab")
+            classes.submit(anchor_lab, inputs, outputs, api_name=False)
+            preset.change(load_preset, preset, [classes, encoder, n_base], api_name="preset")
+
+        with gr.Tab("Attack lab"):
+            gr.Markdown(texts.ATTACK_LAB)
+            with gr.Row():
+                with gr.Column():
+                    upload = ImageInput(
+                        label="image (upload, or pick an example)",
+                        type="numpy",
+                        image_mode=None,
+                        sources=["upload", "clipboard"],
+                        format="png",
+                        elem_id="attack-image",
+                    )
+                    gr.Examples(sorted(str(p) for p in EXAMPLES.glob("*.png")), inputs=upload, label="examples")
+                    with gr.Accordion("…or draw one", open=False):
+                        sketch = gr.Sketchpad(label="sketchpad", type="numpy", image_mode="RGB")
+                    with gr.Row():
+                        sample_name = gr.Textbox("red star", label="draw me a sample of <class name>")
+                        sample_seed = gr.Number(0, label="seed", precision=0)
+                    sample_btn = gr.Button("Draw sample")
+                with gr.Column():
+                    attack_classes = gr.Textbox(
+                        ", ".join(novel), label="class list (the head's classes)", lines=3, elem_id="attack-classes"
+                    )
+                    with gr.Row():
+                        use_novel = gr.Button("novel shapes")
+                        use_base = gr.Button("base shapes")
+                        use_anchor = gr.Button("anchor lab's list")
+                    true_class = gr.Textbox("red star", label="true class (optional; else the clean prediction)")
+                    model_a = gr.Dropdown(models, value=models[0] if models else None, label="model A")
+                    model_b = gr.Dropdown(models, value=models[1] if len(models) > 1 else None, label="model B")
+                    attack = gr.Radio(["fgsm", "pgd", "cw", "apgd", "autoattack"], value="pgd", label="attack")
+                    eps = gr.Slider(0, 32, value=8, step=1, label="eps (/255)")
+                    steps = gr.Slider(1, 100, value=10, step=1, label="steps")
+                    with gr.Accordion("use your own checkpoint (.safetensors from laat train)", open=False):
+                        ckpt = gr.File(label="checkpoint", file_types=[".safetensors"])
+                        ckpt_message = gr.Markdown()
+            attack_btn = gr.Button("Attack both models", variant="primary", elem_id="attack-go")
+            result_columns = []
+            with gr.Row():
+                for side in ("A", "B"):
+                    with gr.Column():
+                        with gr.Row():
+                            clean = gr.Image(label=f"{side}: clean", format="png", elem_id=f"clean-{side}")
+                            adv = gr.Image(label=f"{side}: adversarial", format="png", elem_id=f"adv-{side}")
+                            pert = gr.Image(label=f"{side}: perturbation (amplified)", format="png")
+                        bars = gr.Plot(label=f"{side}: probabilities", elem_id=f"bars-{side}")
+                        summary = gr.Markdown(elem_id=f"summary-{side}")
+                        result_columns += [clean, adv, pert, bars, summary]
+            sample_btn.click(draw_sample, [sample_name, sample_seed], [upload, true_class], api_name="draw_sample")
+            use_novel.click(lambda: ", ".join(novel), None, attack_classes, api_name=False)
+            use_base.click(lambda: ", ".join(base), None, attack_classes, api_name=False)
+            use_anchor.click(lambda text: text, classes, attack_classes, api_name=False)
+            attack_btn.click(
+                run_attacks,
+                [upload, sketch, attack_classes, true_class, model_a, model_b, attack, eps, steps, session_models],
+                result_columns,
+                api_name="attack",
+            )
+            ckpt.upload(
+                upload_checkpoint,
+                [ckpt, session_models],
+                [session_models, model_a, model_b, ckpt_message],
+                api_name="upload_checkpoint",
+            )
+
+        with gr.Tab("Compare"):
+            gr.Markdown(texts.COMPARE)
+            curve_plot = gr.Plot(label="robust accuracy vs eps", elem_id="compare-plot")
+            curve_message = gr.Markdown()
+            with gr.Row():
+                curve_attack = gr.Radio(["pgd", "fgsm"], value="pgd", label="attack")
+                curve_n = gr.Slider(1, 50, value=5, step=1, label="fresh images per class")
+                recompute = gr.Button("Recompute")
+            demo.load(shipped_curves, None, [curve_plot, curve_message], api_name="shipped_curves")
+            recompute.click(
+                recompute_curves,
+                [curve_attack, curve_n, session_models],
+                [curve_plot, curve_message],
+                api_name="recompute_curves",
+            )
+
+        with gr.Tab("Train"):
+            gr.Markdown(texts.TRAIN)
+            with gr.Row():
+                t_method = gr.Radio(["standard", "anchor-at", "laat", "trades"], value="laat", label="method")
+                t_epochs = gr.Slider(1, 30, value=3, step=1, label="epochs")
+                t_fast = gr.Checkbox(True, label="fast AT (FGSM with random start)")
+            with gr.Row():
+                t_n = gr.Slider(10, 300, value=60, step=10, label="training images per base class")
+                t_budget = gr.Slider(10, 1800, value=180, step=10, label="time budget (s)")
+                t_tau = gr.Number(0.2, label="tau")
+                t_beta = gr.Number(4.0, label="beta")
+            with gr.Row():
+                t_start = gr.Button("Train", variant="primary")
+                t_stop = gr.Button("Stop")
+            t_plot = gr.Plot(label="training curves")
+            t_message = gr.Markdown()
+            t_file = gr.File(label="download checkpoint")
+            train_event = t_start.click(
+                train_live,
+                [t_method, t_epochs, t_fast, t_n, t_budget, t_tau, t_beta, session_models],
+                [t_plot, t_message, t_file, session_models],
+                api_name="train",
+            )
+            train_event.then(
+                lambda s: (gr.update(choices=model_choices(s)), gr.update(choices=model_choices(s))),
+                session_models,
+                [model_a, model_b],
+                api_name=False,
+            )
+            t_stop.click(None, None, None, cancels=[train_event], api_name=False)
+    return demo

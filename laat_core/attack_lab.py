@@ -1,0 +1,160 @@
+"""Attack one image with one model and report what changed: the attack lab's engine.
+
+Results are computed from tensors; images for display are produced from those tensors, never
+re-read from a displayed (possibly lossy) file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from laat_core.attacks import AttackSpec, make_attack
+from laat_core.attacks.factory import autoattack_plan
+from laat_core.trained import TrainedModel
+
+MAX_INPUT_PIXELS = 4096 * 4096
+MIN_INPUT_SIDE = 8
+MAX_STEPS = 200
+MAX_EPS_255 = 64
+
+
+class InputError(ValueError):
+    """An input the attack lab cannot use; the message is shown to the user."""
+
+
+def prepare_image(array: np.ndarray | None, size: int = 32) -> torch.Tensor:
+    """Any uploaded/drawn image (greyscale, RGB or RGBA, uint8 or float) -> (3, size, size) in [0, 1]."""
+    if array is None:
+        raise InputError("no image: upload one, draw one, pick an example, or draw a sample of a class")
+    array = np.asarray(array)
+    if array.dtype == object or array.ndim not in (2, 3):
+        raise InputError(f"not an image (array of shape {array.shape})")
+    if array.ndim == 3 and array.shape[2] not in (1, 3, 4):
+        raise InputError(f"images need 1, 3 or 4 channels, got {array.shape[2]}")
+    height, width = array.shape[:2]
+    if min(height, width) < MIN_INPUT_SIDE:
+        raise InputError(f"image too small ({width}x{height}): at least {MIN_INPUT_SIDE}x{MIN_INPUT_SIDE} pixels")
+    if height * width > MAX_INPUT_PIXELS:
+        raise InputError(f"image too large ({width}x{height}): at most {MAX_INPUT_PIXELS // 1_000_000} megapixels")
+    image = torch.from_numpy(array.astype(np.float32))
+    if array.dtype == np.uint8 or image.max() > 1.0:
+        image = image / 255.0
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[2] == 4:  # composite RGBA over white, as a viewer would show it
+        alpha = image[..., 3:]
+        image = image[..., :3] * alpha + (1 - alpha)
+    if image.shape[2] == 1:
+        image = image.repeat(1, 1, 3)
+    image = image.permute(2, 0, 1)[None]
+    if height >= size and width >= size:
+        # Box filter: a 4x nearest-neighbour upscale (as the app displays images) comes back exactly.
+        image = F.interpolate(image, size=(size, size), mode="area")
+    else:
+        image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
+    return image[0].clamp(0, 1)
+
+
+def check_attack_settings(name: str, eps_255: float, steps: int) -> AttackSpec:
+    if name not in ("fgsm", "pgd", "cw", "apgd", "autoattack"):
+        raise InputError(f"unknown attack {name!r}")
+    if not 0 <= eps_255 <= MAX_EPS_255:
+        raise InputError(f"eps must be between 0 and {MAX_EPS_255}/255, got {eps_255}/255")
+    if not 1 <= int(steps) <= MAX_STEPS:
+        raise InputError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
+    return AttackSpec(name, eps=eps_255 / 255, steps=int(steps))
+
+
+@dataclass
+class AttackOutcome:
+    model_label: str
+    spec: str
+    clean: torch.Tensor  # (3, H, W)
+    adversarial: torch.Tensor
+    clean_probs: dict[str, float]  # top-k, class name -> probability
+    adversarial_probs: dict[str, float]
+    clean_prediction: str
+    adversarial_prediction: str
+    label: str
+    flipped: bool
+    linf: float
+    seconds: float
+    note: str = ""
+
+    def perturbation_image(self) -> torch.Tensor:
+        """The perturbation scaled to fill [0, 1] around grey, so it is visible."""
+        delta = self.adversarial - self.clean
+        scale = float(delta.abs().max())
+        return (0.5 + 0.5 * delta / scale).clamp(0, 1) if scale > 0 else torch.full_like(delta, 0.5)
+
+
+def _top_k(probs: torch.Tensor, names: list[str], k: int) -> dict[str, float]:
+    values, indices = probs.topk(min(k, len(names)))
+    return {names[int(i)]: float(v) for v, i in zip(values, indices, strict=True)}
+
+
+def attack_image(
+    trained: TrainedModel,
+    model_label: str,
+    image: torch.Tensor,
+    names: list[str],
+    spec: AttackSpec,
+    true_class: str | None = None,
+    top_k: int = 5,
+    time_limit_s: float = 60.0,
+) -> AttackOutcome:
+    """Untargeted attack on one image; the label is the true class if known, else the clean prediction."""
+    model = trained.head_for(names)
+    x = image[None]
+    with torch.no_grad():
+        clean_probs = model(x).softmax(1)[0]
+    clean_index = int(clean_probs.argmax())
+    if true_class is not None and true_class not in names:
+        raise InputError(f"the true class {true_class!r} is not in the class list")
+    label = names.index(true_class) if true_class else clean_index
+    start = time.perf_counter()
+    torch.manual_seed(spec.seed)
+    if spec.name == "autoattack":
+        adversarial, note = _autoattack_with_deadline(model, x, torch.tensor([label]), spec, len(names), time_limit_s)
+    else:
+        adversarial, note = make_attack(model, spec, len(names))(x, torch.tensor([label])), ""
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        adversarial_probs = model(adversarial).softmax(1)[0]
+    adversarial_index = int(adversarial_probs.argmax())
+    return AttackOutcome(
+        model_label,
+        spec.describe(),
+        image,
+        adversarial[0].detach(),
+        _top_k(clean_probs, names, top_k),
+        _top_k(adversarial_probs, names, top_k),
+        names[clean_index],
+        names[adversarial_index],
+        names[label],
+        adversarial_index != clean_index,
+        float((adversarial[0] - image).abs().max()),
+        seconds,
+        note,
+    )
+
+
+def _autoattack_with_deadline(model, x, y, spec: AttackSpec, n_classes: int, time_limit_s: float):
+    """Run AutoAttack's components in order, stopping at the first success or when time runs out."""
+    attack = make_attack(model, spec, n_classes)
+    plan = autoattack_plan(n_classes)
+    deadline = time.perf_counter() + time_limit_s
+    adversarial = x
+    for name, component in zip(plan.components, attack.attacks, strict=True):
+        if time.perf_counter() > deadline:
+            return x, f"time limit reached before {name}: the result is a lower bound on the attack's strength"
+        adversarial = component(x, y)
+        with torch.no_grad():
+            if int(model(adversarial).argmax(1)) != int(y):
+                return adversarial, f"broken by {name}"
+    return adversarial, "survived every AutoAttack component"

@@ -1,0 +1,238 @@
+"""Every public endpoint through gradio_client against a launched app, bad input included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+from tests.app_server import AppServer  # noqa: E402
+
+STANDARD, LAAT = "standard (shipped)", "LAAT (shipped)"
+
+
+@pytest.fixture(scope="module")
+def server():
+    app = AppServer()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server.url, verbose=False)
+
+
+def expect_error(client, message, *args, api_name):
+    """The call fails with a message shown to the user; `message` may list alternatives with '|'."""
+    with pytest.raises(Exception) as info:
+        client.predict(*args, api_name=api_name)
+    assert any(m in str(info.value) for m in message.split("|")), str(info.value)
+
+
+def test_api_lists_the_endpoints(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name in (
+        "/anchor_lab",
+        "/preset",
+        "/draw_sample",
+        "/attack",
+        "/upload_checkpoint",
+        "/shipped_curves",
+        "/recompute_curves",
+        "/train",
+    ):
+        assert name in endpoints
+
+
+def test_anchor_lab_happy_path(client):
+    heatmaps, histogram, stats, anchor_map, message = client.predict(
+        "cat, dog, ship, truck", "MiniLM (offline)", "a photo of a {}.", False, 3, "expansion", api_name="/anchor_lab"
+    )
+    assert "4 classes" in message and "first 3 are base" in message
+    assert stats["data"][0][0] == "mean off-diagonal cosine"
+
+
+def test_anchor_lab_presets_and_official_clip_file(client):
+    classes, encoder, n_base = client.predict("CIFAR-FS, official CLIP anchors", api_name="/preset")
+    assert n_base == 64 and "file" in encoder
+    *_, message = client.predict(
+        classes, encoder, "a photo of a {}.", False, n_base, "expansion", api_name="/anchor_lab"
+    )
+    assert "0.759 → 0.175" in message  # the official numbers, from the shipped preset file
+
+
+@pytest.mark.parametrize(
+    "classes, message",
+    [
+        ("", "empty"),
+        ("cat, cat", "duplicate"),
+        ("cat", "at least 2"),
+        (", ".join(f"class {i}" for i in range(2000)), "at most 300"),
+    ],
+)
+def test_anchor_lab_bad_class_lists(client, server, classes, message):
+    expect_error(
+        client, message, classes, "MiniLM (offline)", "a photo of a {}.", False, 0, "expansion", api_name="/anchor_lab"
+    )
+    assert server.alive()
+
+
+def test_anchor_lab_bad_template_and_base(client):
+    expect_error(
+        client, "exactly one", "cat, dog", "MiniLM (offline)", "a photo", False, 0, "expansion", api_name="/anchor_lab"
+    )
+    expect_error(
+        client, "between 2 and 2", "cat, dog", "MiniLM (offline)", "a {}", False, 7, "expansion", api_name="/anchor_lab"
+    )
+
+
+def _png(tmp_path, array, name="img.png"):
+    path = tmp_path / name
+    Image.fromarray(array).save(path)
+    return handle_file(str(path))
+
+
+def _attack(
+    client,
+    image,
+    classes="red star, blue heart, green cross, red circle, cyan triangle",
+    true_class="red star",
+    attack="pgd",
+    eps=8,
+    steps=5,
+):
+    return client.predict(image, None, classes, true_class, STANDARD, LAAT, attack, eps, steps, api_name="/attack")
+
+
+def test_draw_sample_then_attack_both_models(client, tmp_path):
+    image, true_class = client.predict("red star", 3, api_name="/draw_sample")
+    assert true_class == "red star"
+    outputs = _attack(client, handle_file(image))
+    assert len(outputs) == 10
+    summary_a, summary_b = outputs[4], outputs[9]
+    assert STANDARD in summary_a and LAAT in summary_b and "PGD-5 eps=8/255" in summary_a
+    clean = np.asarray(Image.open(outputs[0]))
+    adversarial = np.asarray(Image.open(outputs[1]))
+    assert outputs[0].endswith(".png") and clean.shape == adversarial.shape == (128, 128, 3)
+    assert np.abs(clean.astype(int) - adversarial.astype(int)).max() <= 9  # eps 8/255 plus rounding
+
+
+@pytest.mark.parametrize("kind", ["rgba", "grey", "huge_ok"])
+def test_attack_accepts_rgba_greyscale_and_large_images(client, tmp_path, kind):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "rgba": rng.integers(0, 255, (40, 40, 4), dtype=np.uint8),
+        "grey": rng.integers(0, 255, (40, 40), dtype=np.uint8),
+        "huge_ok": rng.integers(0, 255, (1200, 1600, 3), dtype=np.uint8),
+    }
+    outputs = _attack(client, _png(tmp_path, arrays[kind]), true_class="", attack="fgsm")
+    assert "FGSM eps=8/255" in outputs[4]
+
+
+def test_attack_bad_inputs_get_clear_messages(client, server, tmp_path):
+    tiny = _png(tmp_path, np.zeros((1, 1, 3), dtype=np.uint8), "tiny.png")
+    expect_error(
+        client, "too small", tiny, None, "red star, blue heart", "", STANDARD, LAAT, "pgd", 8, 5, api_name="/attack"
+    )
+    huge = _png(tmp_path, np.zeros((4200, 4200, 3), dtype=np.uint8), "huge.png")
+    expect_error(
+        client, "too large", huge, None, "red star, blue heart", "", STANDARD, LAAT, "pgd", 8, 5, api_name="/attack"
+    )
+    ok = _png(tmp_path, np.zeros((32, 32, 3), dtype=np.uint8), "ok.png")
+    expect_error(
+        client,
+        "eps must be between|greater than maximum value 32",
+        ok,
+        None,
+        "red star, blue heart",
+        "",
+        STANDARD,
+        LAAT,
+        "pgd",
+        300,
+        5,
+        api_name="/attack",
+    )
+    expect_error(
+        client,
+        "steps must be between|less than minimum value 1",
+        ok,
+        None,
+        "red star, blue heart",
+        "",
+        STANDARD,
+        LAAT,
+        "pgd",
+        8,
+        0,
+        api_name="/attack",
+    )
+    expect_error(
+        client, "no image", None, None, "red star, blue heart", "", STANDARD, LAAT, "pgd", 8, 5, api_name="/attack"
+    )
+    expect_error(
+        client,
+        "not in the class list",
+        ok,
+        None,
+        "red star, blue heart",
+        "green cross",
+        STANDARD,
+        LAAT,
+        "pgd",
+        8,
+        5,
+        api_name="/attack",
+    )
+    expect_error(
+        client, "duplicate", ok, None, "red star, red star", "", STANDARD, LAAT, "pgd", 8, 5, api_name="/attack"
+    )
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("this is not an image")
+    expect_error(
+        client,
+        "notes.png is not an image file",
+        handle_file(str(not_image)),
+        None,
+        "red star, blue heart",
+        "",
+        STANDARD,
+        LAAT,
+        "pgd",
+        8,
+        5,
+        api_name="/attack",
+    )
+    assert server.alive()
+    assert "PGD" in _attack(client, ok, true_class="")[4]  # still serving after all of that
+
+
+def test_upload_checkpoint_rejects_non_checkpoints(client, tmp_path):
+    bogus = tmp_path / "bogus.safetensors"
+    bogus.write_bytes(b"not a checkpoint")
+    expect_error(client, "not a readable safetensors", handle_file(str(bogus)), api_name="/upload_checkpoint")
+
+
+def test_upload_shipped_checkpoint(client):
+    from app.services import SHIPPED
+
+    *_, message = client.predict(handle_file(str(SHIPPED[LAAT])), api_name="/upload_checkpoint")
+    assert "Loaded shapes-laat.safetensors (laat)" in message
+
+
+def test_compare_shipped_and_recompute(client):
+    _, message = client.predict(api_name="/shipped_curves")
+    assert "Shipped results" in message
+    _, message = client.predict("fgsm", 1, api_name="/recompute_curves")
+    assert "Recomputed: FGSM-10, 1 fresh images per class" in message
+    expect_error(client, "between 1 and 50|greater than maximum value 50", "pgd", 500, api_name="/recompute_curves")
+
+
+def test_train_live_short_run(client):
+    plot, message, checkpoint = client.predict("standard", 1, True, 10, 30, 0.1, 1.0, api_name="/train")
+    assert "Done in" in message and checkpoint.endswith(".safetensors")
+    expect_error(client, "positive", "laat", 1, True, 10, 30, 0.0, 1.0, api_name="/train")

@@ -1,0 +1,83 @@
+"""A real browser (Playwright driving Debian's Chromium) uses the app like a person would.
+
+Locally the test skips when /usr/bin/chromium is absent; in CI (LAAT_REQUIRE_BROWSER=1) it must run.
+Screenshots are saved to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.app_server import ROOT, AppServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def page():
+    if not CHROMIUM.exists():
+        if os.environ.get("LAAT_REQUIRE_BROWSER") == "1":
+            pytest.fail("LAAT_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing (apt-get install chromium)")
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    server = AppServer()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server.url)
+        yield page
+        browser.close()
+    server.stop()
+
+
+def test_anchor_lab_shows_both_heatmaps(page):
+    box = page.locator("#anchor-classes textarea")
+    box.fill("cat, dog, ship, truck, airplane, horse")
+    page.locator("#anchor-go").click()
+    page.get_by_text("6 classes").wait_for(timeout=120_000)
+    heatmaps = page.locator("#anchor-heatmaps")
+    heatmaps.locator(".plot-container").first.wait_for(timeout=60_000)
+    assert heatmaps.get_by_text("before: raw anchors").count() >= 1
+    assert heatmaps.get_by_text("after: expansion").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "anchor-lab.png"), full_page=True)
+
+
+def test_bad_input_shows_a_message_and_the_page_keeps_working(page):
+    page.locator("#anchor-classes textarea").fill("cat, cat")
+    page.locator("#anchor-go").click()
+    page.get_by_text("duplicate class name").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "anchor-lab-error.png"))
+    page.locator("#anchor-classes textarea").fill("cat, dog")
+    page.locator("#anchor-go").click()
+    page.get_by_text("2 classes").wait_for(timeout=60_000)
+
+
+def test_attack_lab_attacks_both_models(page):
+    page.get_by_role("tab", name="Attack lab").click()
+    page.get_by_role("button", name="Draw sample").click()
+    page.locator("#attack-image img").first.wait_for(timeout=60_000)
+    page.locator("#attack-go").click()
+    page.locator("#summary-A").get_by_text("PGD-10 eps=8/255").wait_for(timeout=180_000)
+    page.locator("#summary-B").get_by_text("PGD-10 eps=8/255").wait_for(timeout=60_000)
+    for element in ("#clean-A img", "#adv-A img", "#clean-B img", "#adv-B img"):
+        assert page.locator(element).first.is_visible()
+    assert page.locator("#bars-A .plot-container").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "attack-lab.png"), full_page=True)
