@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-robustness shipped-models clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/bench_anchors.py
+	$(PY) benchmarks/bench_app.py
+
+# Long runs (tens of minutes on 2 cores): retrain the shipped models, then the headline robustness table.
+shipped-models: install
+	bash benchmarks/train_shipped_models.sh
+
+bench-robustness: install
+	$(PY) benchmarks/bench_robustness.py --curves
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

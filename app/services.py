@@ -21,6 +21,7 @@ CURVES = ASSETS / "models" / "robustness_curves.json"
 CIFARFS_ANCHORS = ASSETS / "anchors" / "cifarfs_clip_anchors.safetensors"
 EXAMPLES = ASSETS / "examples"
 
+MAX_CACHED = 12  # shipped + a few uploaded or trained models; older uploads are reloaded on demand
 _cache: dict[str, TrainedModel] = {}
 _locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
@@ -34,6 +35,10 @@ def get_model(path: str | Path) -> tuple[TrainedModel, threading.Lock]:
     key = str(Path(path).resolve())
     with _guard:
         if key not in _cache:
+            if len(_cache) >= MAX_CACHED:
+                oldest = next(iter(_cache))
+                _cache.pop(oldest)
+                _locks.pop(oldest)
             _cache[key] = load_trained(key)
             _locks[key] = threading.Lock()
         return _cache[key], _locks[key]

@@ -116,6 +116,7 @@ def cmd_train(args) -> int:
         data_seed=args.data_seed,
         time_budget_s=args.time_budget,
         anchors=args.anchors,
+        head=args.head,
     )
     out = Path(args.out or f"runs/shapes-{args.method}.safetensors")
     trained = train(config, out=out, resume=args.resume)
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="laat", choices=("standard", "anchor-at", "laat", "trades"))
     p.add_argument("--backbone", default="conv4", choices=("conv4", "conv4-512", "resnet12", "resnet18"))
     p.add_argument("--encoder", default="minilm")
+    p.add_argument("--head", default="cosine", choices=("cosine", "linear"), help="linear: non-zero-shot baseline")
     p.add_argument("--anchors", default="auto", choices=("auto", "expansion", "center", "none"))
     p.add_argument("--tau", type=float, default=0.2, help="cosine temperature (chosen on base-class validation data)")
     p.add_argument("--beta", type=float, default=4.0, help="smoothness weight (laat) or KL weight (trades)")

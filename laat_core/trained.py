@@ -49,7 +49,7 @@ class TrainedModel:
         if all(n in known for n in names):
             return self.class_anchors[[known[n] for n in names]]
         raw = encode_anchors(self.metadata["encoder"], names, tuple(self.metadata["templates"]))
-        return decorrelate_with(raw, self.metadata["decorrelation"], self.split["base"], self.metadata)
+        return decorrelate_with(raw, self.metadata["decorrelation"])
 
     def head_for(self, names: list[str]) -> nn.Module:
         """The model with its cosine head pointed at `names` (linear models: their own classes only)."""
@@ -60,7 +60,8 @@ class TrainedModel:
         return self.model.eval()
 
 
-def decorrelate_with(raw: torch.Tensor, params: dict, base_names: list[str], metadata: dict) -> torch.Tensor:
+def decorrelate_with(raw: torch.Tensor, params: dict) -> torch.Tensor:
+    """Apply a stored de-correlation (fitted on the base classes at training time) to new anchors."""
     method = params["method"]
     if method == "expansion":
         return apply_expansion(raw, ExpansionFit.from_dict(params))

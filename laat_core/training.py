@@ -41,6 +41,7 @@ METHODS = ("standard", "anchor-at", "laat", "trades")
 class TrainConfig:
     method: str = "laat"
     backbone: str = "conv4"
+    head: str = "cosine"  # cosine: fixed anchors (zero-shot); linear: ordinary learned classifier (baseline)
     encoder: str = "minilm"
     templates: tuple[str, ...] = (DEFAULT_TEMPLATE,)
     anchors: str = "auto"  # auto: raw for anchor-at, expanded otherwise; or expansion|center|none
@@ -68,6 +69,10 @@ class TrainConfig:
             raise ValueError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
         if self.epochs < 1 or self.batch_size < 1 or self.n_per_class < 1:
             raise ValueError("epochs, batch size and images per class must be positive")
+        if self.head not in ("cosine", "linear"):
+            raise ValueError(f"unknown head {self.head!r}: use cosine or linear")
+        if self.head == "linear" and self.method == "laat":
+            raise ValueError("laat needs the cosine head: its smoothness loss lives in the anchor space")
         if not (self.tau > 0 and self.lr > 0 and self.beta >= 0 and self.eps >= 0):
             raise ValueError("tau and lr must be positive; beta and eps non-negative")
         self.templates = tuple(self.templates)
@@ -221,7 +226,7 @@ def train(
     base, novel, train_set, val_set = make_shapes_data(config)
     anchor_set = make_anchor_set(config, base, novel)
     spec = {
-        "kind": "anchor",
+        "kind": "anchor" if config.head == "cosine" else "linear",
         "backbone": config.backbone,
         "tau": config.tau,
         "anchor_dim": int(anchor_set.anchors.shape[1]),
@@ -230,6 +235,7 @@ def train(
         "std": list(DEFAULT_STD),
     }
     model = build_model(spec, anchor_set.anchors[: len(base)]).to(device)
+    class_anchors = anchor_set.anchors if config.head == "cosine" else None
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
@@ -269,7 +275,7 @@ def train(
                 on_epoch(entry)
             if out:
                 trained = TrainedModel(
-                    model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), anchor_set.anchors
+                    model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), class_anchors
                 )
                 save_trained(out, trained, _optimizer_tensors(optimizer))
         over_budget = config.time_budget_s is not None and time.perf_counter() - started > config.time_budget_s
@@ -279,7 +285,7 @@ def train(
         for buffer in model.buffers():  # BN running statistics: make every rank hold rank 0's
             dist.broadcast(buffer, 0)
     model.eval()
-    return TrainedModel(model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), anchor_set.anchors)
+    return TrainedModel(model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), class_anchors)
 
 
 def _train_epoch(

@@ -29,6 +29,18 @@ def test_one_epoch_smoke_training_of_each_method(method):
     assert torch.allclose(anchors, trained.class_anchors[:48])  # the head holds the base anchors
 
 
+def test_linear_head_baseline_trains_and_knows_only_its_classes(tmp_path):
+    path = tmp_path / "linear.safetensors"
+    train(TrainConfig(method="standard", head="linear", **TINY), out=path, progress=False)
+    trained = load_trained(path)
+    assert not trained.zero_shot and trained.class_anchors is None
+    assert trained.head_for(trained.names_for("base"))(torch.rand(2, 3, 32, 32)).shape == (2, 48)
+    with pytest.raises(ValueError, match="only classify its training classes"):
+        trained.head_for(trained.names_for("novel"))
+    with pytest.raises(ValueError, match="needs the cosine head"):
+        TrainConfig(method="laat", head="linear")
+
+
 def test_anchors_are_fixed_buffers_not_parameters():
     trained = train(TrainConfig(method="laat", **TINY), progress=False)
     names = [name for name, _ in trained.model.named_parameters()]
