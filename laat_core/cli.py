@@ -117,6 +117,8 @@ def cmd_train(args) -> int:
         time_budget_s=args.time_budget,
         anchors=args.anchors,
         head=args.head,
+        data=args.data,
+        download=args.download,
     )
     out = Path(args.out or f"runs/shapes-{args.method}.safetensors")
     trained = train(config, out=out, resume=args.resume)
@@ -130,15 +132,13 @@ def cmd_train(args) -> int:
 # ---------------------------------------------------------------- eval
 def cmd_eval(args) -> int:
     from laat_core.attacks import AttackSpec
-    from laat_core.data import shapes
     from laat_core.evaluation import evaluate_episodes, evaluate_full
     from laat_core.trained import load_trained
 
     trained = load_trained(args.checkpoint)
     names = trained.names_for(args.split)
     n_per_class = args.n_per_class or (50 if args.full else 40)
-    data = shapes.make_split(names, n_per_class, seed=args.seed)
-    images, labels = data.tensors
+    images, labels = _eval_images(trained, args, n_per_class)
     spec = AttackSpec(args.attack, args.eps, args.steps, seed=args.seed)
     model = trained.head_for(names)
     if args.full or not trained.zero_shot:
@@ -170,6 +170,25 @@ def cmd_eval(args) -> int:
     for warning in output.get("sanity", {}).get("warnings", []):
         print(f"WARNING: {warning}")
     return 0
+
+
+def _eval_images(trained, args, n_per_class: int):
+    """Fresh evaluation images of the checkpoint's data source (or --data), labels in names_for(split) order."""
+    import torch
+
+    from laat_core.data.sources import DataSource, stack
+
+    source = DataSource(args.data or trained.metadata.get("data", {}).get("source", "shapes"), download=args.download)
+    parts = ["base", "novel"] if args.split == "all" else [args.split]
+    images, labels, offset = [], [], 0
+    for part in parts:
+        if source.class_names()[part] != trained.split[part]:
+            raise UserError(f"the {part} classes of {source.spec} differ from the checkpoint's")
+        x, y = stack(source.images(part, n_per_class, seed=args.seed))
+        images.append(x)
+        labels.append(y + offset)
+        offset += len(trained.split[part])
+    return torch.cat(images), torch.cat(labels)
 
 
 def _sanity(model, images, labels, spec, result, limit: int = 200) -> dict:
@@ -233,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="laat", choices=("standard", "anchor-at", "laat", "trades"))
     p.add_argument("--backbone", default="conv4", choices=("conv4", "conv4-512", "resnet12", "resnet18"))
     p.add_argument("--encoder", default="minilm")
+    p.add_argument("--data", default="shapes", help="shapes | cifar-fs:<cifar-100 folder> | imagefolder:<root>")
+    p.add_argument("--download", action="store_true", help="download CIFAR-100 with torchvision (online)")
     p.add_argument("--head", default="cosine", choices=("cosine", "linear"), help="linear: non-zero-shot baseline")
     p.add_argument("--anchors", default="auto", choices=("auto", "expansion", "center", "none"))
     p.add_argument("--tau", type=float, default=0.2, help="cosine temperature (chosen on base-class validation data)")
@@ -264,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shots", type=int, default=0, choices=(0, 1), help="0: zero-shot anchors; 1: one support image")
     p.add_argument("--n-per-class", type=int, help="evaluation images per class (generated)")
     p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation images and attacks")
+    p.add_argument("--data", help="data source (default: the checkpoint's); see laat train --help")
+    p.add_argument("--download", action="store_true", help="download CIFAR-100 with torchvision (online)")
     p.add_argument("--no-sanity", action="store_true", help="skip the gradient-masking checks")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from laat_core import losses
 from laat_core.anchors import DEFAULT_TEMPLATE, encode_anchors
-from laat_core.data import shapes
+from laat_core.data.sources import DataSource, hold_out, stack
 from laat_core.decorrelation import decorrelate
 from laat_core.models.classifier import DEFAULT_MEAN, DEFAULT_STD
 from laat_core.trained import TrainedModel, build_model, load_trained, save_trained
@@ -56,7 +56,9 @@ class TrainConfig:
     attack_steps: int = 7
     attack_alpha: float = 2 / 255
     fast: bool = False  # FGSM with random start ("fast AT", Wong et al. 2020) instead of PGD
-    n_per_class: int = 200  # training images per base class (shapes data)
+    data: str = "shapes"  # shapes | cifar-fs:<root> | imagefolder:<root> (laat_core.data.sources)
+    download: bool = False  # let torchvision download CIFAR-100 (online only)
+    n_per_class: int = 200  # training images per base class (shapes data; real data uses all)
     val_per_class: int = 20  # base-class validation images per class
     val_pgd_images: int = 256  # validation images attacked (PGD-10) after each epoch
     data_seed: int = 0
@@ -117,11 +119,16 @@ def _device() -> torch.device:
     return torch.device("cpu")
 
 
-def make_shapes_data(config: TrainConfig):
-    base, novel = shapes.default_split()
-    train = shapes.make_split(base, config.n_per_class, seed=config.data_seed)
-    val = shapes.make_split(base, config.val_per_class, seed=config.data_seed + 1_000_003)
-    return base, novel, train, val
+def make_data(config: TrainConfig):
+    """Base-class training and validation images; novel classes are never loaded for training."""
+    source = DataSource(config.data, download=config.download)
+    names = source.class_names()
+    if source.kind == "shapes":
+        train_set = source.images("base", config.n_per_class, seed=config.data_seed)
+        val_set = source.images("base", config.val_per_class, seed=config.data_seed + 1_000_003)
+    else:
+        train_set, val_set = hold_out(source.images("base", None, config.data_seed), 0.1, config.data_seed)
+    return names["base"], names["novel"], train_set, val_set
 
 
 def make_anchor_set(config: TrainConfig, base: list[str], novel: list[str]):
@@ -164,7 +171,8 @@ def _accuracy(model, loader, device) -> float:
 def _pgd_accuracy(model, dataset, device, config: TrainConfig) -> float:
     # Every class in the sample: the validation set is class-major, so take a strided subset.
     stride = max(1, len(dataset) // config.val_pgd_images)
-    x, y = dataset.tensors[0][::stride].to(device), dataset.tensors[1][::stride].to(device)
+    x, y = stack(torch.utils.data.Subset(dataset, range(0, len(dataset), stride)))
+    x, y = x.to(device), y.to(device)
     attack = torchattacks.PGD(model, eps=config.eps, alpha=2 / 255, steps=10, random_start=True)
     adv = attack(x, y)
     with torch.no_grad():
@@ -181,7 +189,7 @@ def _metadata(config: TrainConfig, anchor_set, base, novel, spec, logs, resumed_
         "decorrelation": anchor_set.to_dict(),
         "class_names": base + novel,
         "split": {"base": base, "novel": novel},
-        "data": {"name": "shapes", "image_size": 32, "seed": config.data_seed, "n_per_class": config.n_per_class},
+        "data": {"source": config.data, "seed": config.data_seed, "n_per_class": config.n_per_class},
         "training": dataclasses.asdict(config),
         "epochs_done": len(logs),
         "log": [dataclasses.asdict(entry) for entry in logs],
@@ -223,7 +231,7 @@ def train(
         torch.set_num_threads(config.num_threads)
     torch.manual_seed(config.seed)
 
-    base, novel, train_set, val_set = make_shapes_data(config)
+    base, novel, train_set, val_set = make_data(config)
     anchor_set = make_anchor_set(config, base, novel)
     spec = {
         "kind": "anchor" if config.head == "cosine" else "linear",

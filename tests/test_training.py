@@ -140,3 +140,48 @@ def test_config_validation():
     with pytest.raises(ValueError, match="positive"):
         TrainConfig(epochs=0)
     assert json.dumps(TrainConfig().__dict__)
+
+
+def test_train_and_eval_on_an_image_folder(tmp_path, capsys):
+    """Real-data path: <root>/base/<class>/*.png and <root>/novel/<class>/*.png, PNGs written here."""
+    import numpy as np
+    from PIL import Image
+
+    from laat_core.cli import main
+
+    colours = {"base": ["red", "green", "blue"], "novel": ["yellow", "purple"]}
+    rng = np.random.default_rng(0)
+    for split, names in colours.items():
+        for name in names:
+            folder = tmp_path / "data" / split / f"{name} square"
+            folder.mkdir(parents=True)
+            for i in range(6):
+                Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    out = tmp_path / "folder.safetensors"
+    config = TrainConfig(
+        method="laat",
+        data=f"imagefolder:{tmp_path / 'data'}",
+        batch_size=8,
+        **{k: v for k, v in TINY.items() if k != "batch_size"},
+    )
+    trained = train(config, out=out, progress=False)
+    assert trained.split == {
+        "base": ["blue square", "green square", "red square"],
+        "novel": ["purple square", "yellow square"],
+    }
+    code = main(
+        [
+            "eval",
+            str(out),
+            "--split",
+            "novel",
+            "--attack",
+            "fgsm",
+            "--full",
+            "--n-per-class",
+            "4",
+            "--no-sanity",
+            "--json",
+        ]
+    )
+    assert code == 0 and json.loads(capsys.readouterr().out.splitlines()[-1])["n"] == 8

@@ -1,0 +1,102 @@
+"""Where training and evaluation images come from, picked by a spec string.
+
+    shapes                 the embedded generated data set (default; 48 base / 16 novel classes)
+    cifar-fs:<root>        CIFAR-FS from a torchvision CIFAR-100 folder (64 base / 20 novel classes)
+    imagefolder:<root>     <root>/base/<class>/*.png and <root>/novel/<class>/*.png (e.g. miniImageNet)
+
+Each source gives, for a split, its class names and a dataset of (image in [0, 1], label) pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset, Subset
+
+from laat_core.data import shapes
+from laat_core.data.real import DataError, cifar_fs_split, load_cifar_fs, load_image_folder
+
+
+@dataclass(frozen=True)
+class DataSource:
+    spec: str = "shapes"
+    download: bool = False
+    image_size: int = 84  # image folders only; CIFAR and shapes are 32x32
+
+    @property
+    def kind(self) -> str:
+        return self.spec.split(":", 1)[0]
+
+    @property
+    def root(self) -> Path:
+        if ":" not in self.spec:
+            raise DataError(f"{self.spec!r} needs a folder: {self.kind}:<path>")
+        return Path(self.spec.split(":", 1)[1])
+
+    def class_names(self) -> dict[str, list[str]]:
+        if self.kind == "shapes":
+            base, novel = shapes.default_split()
+            return {"base": base, "novel": novel}
+        if self.kind == "cifar-fs":
+            split = cifar_fs_split()
+            return {"base": split["base"], "novel": split["novel"]}
+        if self.kind == "imagefolder":
+            return {s: sorted(p.name for p in (self.root / s).iterdir() if p.is_dir()) for s in ("base", "novel")}
+        raise DataError(f"unknown data source {self.spec!r}: use shapes, cifar-fs:<root> or imagefolder:<root>")
+
+    def images(self, split: str, n_per_class: int | None, seed: int) -> Dataset:
+        """Images of the split's classes, labels in class_names()[split] order. Generated data is drawn
+        fresh for `seed`; real data takes `n_per_class` images per class (all when None)."""
+        names = self.class_names()[split]
+        if self.kind == "shapes":
+            return shapes.make_split(names, n_per_class or 50, seed=seed)
+        if self.kind == "cifar-fs":
+            dataset = load_cifar_fs(self.root, split, download=self.download)
+        else:
+            dataset = load_image_folder(self.root / split, image_size=self.image_size)
+        return dataset if n_per_class is None else per_class_subset(dataset, n_per_class, seed)
+
+
+def labels_of(dataset: Dataset) -> torch.Tensor:
+    if hasattr(dataset, "tensors"):
+        return dataset.tensors[1]
+    if hasattr(dataset, "datasets"):  # ConcatDataset of relabelled subsets
+        return torch.cat([labels_of(d) for d in dataset.datasets])
+    if hasattr(dataset, "labels"):
+        return torch.as_tensor(dataset.labels)
+    return torch.as_tensor(dataset.targets)
+
+
+def per_class_subset(dataset: Dataset, n_per_class: int, seed: int) -> Subset:
+    labels = labels_of(dataset)
+    generator = torch.Generator().manual_seed(seed)
+    keep = []
+    for c in labels.unique():
+        members = torch.nonzero(labels == c).flatten()
+        keep += members[torch.randperm(len(members), generator=generator)[:n_per_class]].tolist()
+    return Subset(dataset, sorted(keep))
+
+
+def hold_out(dataset: Dataset, fraction: float, seed: int) -> tuple[Subset, Subset]:
+    """Split real training images into (train, base-class validation), stratified by class."""
+    labels = labels_of(dataset)
+    generator = torch.Generator().manual_seed(seed)
+    train, val = [], []
+    for c in labels.unique():
+        members = torch.nonzero(labels == c).flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        cut = max(1, int(round(fraction * len(members))))
+        val += members[:cut].tolist()
+        train += members[cut:].tolist()
+    return Subset(dataset, sorted(train)), Subset(dataset, sorted(val))
+
+
+def stack(dataset: Dataset, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Materialise (images, labels) tensors: attacks and episodes work on tensors."""
+    if hasattr(dataset, "tensors") and limit is None:
+        return dataset.tensors[0], dataset.tensors[1]
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    items = [dataset[i] for i in range(count)]
+    return torch.stack([x for x, _ in items]), torch.tensor([int(y) for _, y in items])
