@@ -6,6 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+GROUP_COLOURS = {"base": "#1f77b4", "novel": "#d62728"}
+
 
 def cosine_heatmaps(names: list[str], before: np.ndarray, after: np.ndarray, method: str) -> go.Figure:
     """Before and after side by side on one shared colour scale, hover shows both class names."""
@@ -56,7 +58,7 @@ def anchor_maps(names: list[str], before: np.ndarray, after: np.ndarray, method_
                     text=[names[i] for i in rows],
                     textposition="top center",
                     name=group,
-                    marker={"symbol": symbol, "size": 9},
+                    marker={"symbol": symbol, "size": 9, "color": GROUP_COLOURS[group]},
                     showlegend=col == 1,
                     hovertemplate="%{text}<extra>" + group + "</extra>",
                 ),

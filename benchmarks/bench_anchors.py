@@ -9,22 +9,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import time
 
 import torch
+from timing import median_seconds  # benchmarks/timing.py, beside this script
 
 from laat_core.encoders import get_encoder
 from laat_core.expansion import expand
-
-
-def median_seconds(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ compare-tab recompute (PGD-10, 1 image per class, 8 eps values, every shipped mo
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -18,18 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gradio_client import Client, handle_file  # noqa: E402
+from timing import median_seconds as timed  # noqa: E402  (benchmarks/timing.py)
 
 from laat_core.data import shapes  # noqa: E402
 from tests.app_server import AppServer  # noqa: E402
-
-
-def timed(fn, repeat: int = 1) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def bench(client: Client) -> list[tuple[str, float]]:

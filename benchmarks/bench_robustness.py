@@ -153,7 +153,7 @@ def print_table(report: dict) -> None:
 
 
 def write_curves(models: dict) -> None:
-    labels = {"standard": "standard (shipped)", "laat": "LAAT (shipped)", "anchor-at": "anchor-AT"}
+    labels = {"standard": "standard (shipped)", "laat": "LAAT (shipped)", "anchor-at": "anchor-AT (shipped)"}
     points = []
     for name, trained in models.items():
         for split in ("base", "novel"):

@@ -133,82 +133,42 @@ def test_attack_accepts_rgba_greyscale_and_large_images(client, tmp_path, kind):
     assert "FGSM eps=8/255" in outputs[4]
 
 
-def test_attack_bad_inputs_get_clear_messages(client, server, tmp_path):
-    tiny = _png(tmp_path, np.zeros((1, 1, 3), dtype=np.uint8), "tiny.png")
+BAD_ATTACK_INPUTS = [
+    # (image kind, class list, true class, eps, steps, expected message or alternatives)
+    ("tiny", "red star, blue heart", "", 8, 5, "too small"),
+    ("huge", "red star, blue heart", "", 8, 5, "too large"),
+    ("ok", "red star, blue heart", "", 300, 5, "eps must be between|greater than maximum value 32"),
+    ("ok", "red star, blue heart", "", 8, 0, "steps must be between|less than minimum value 1"),
+    ("none", "red star, blue heart", "", 8, 5, "no image"),
+    ("ok", "red star, blue heart", "green cross", 8, 5, "not in the class list"),
+    ("ok", "red star, red star", "", 8, 5, "duplicate"),
+    ("text", "red star, blue heart", "", 8, 5, "notes.png is not an image file"),
+]
+
+
+def _bad_image(tmp_path, kind):
+    if kind == "none":
+        return None
+    if kind == "text":
+        path = tmp_path / "notes.png"
+        path.write_text("this is not an image")
+        return handle_file(str(path))
+    side = {"tiny": 1, "huge": 4200, "ok": 32}[kind]
+    return _png(tmp_path, np.zeros((side, side, 3), dtype=np.uint8), f"{kind}.png")
+
+
+@pytest.mark.parametrize("kind, classes, true_class, eps, steps, message", BAD_ATTACK_INPUTS)
+def test_attack_bad_inputs_get_clear_messages(client, server, tmp_path, kind, classes, true_class, eps, steps, message):
+    image = _bad_image(tmp_path, kind)
     expect_error(
-        client, "too small", tiny, None, "red star, blue heart", "", STANDARD, LAAT, "pgd", 8, 5, api_name="/attack"
-    )
-    huge = _png(tmp_path, np.zeros((4200, 4200, 3), dtype=np.uint8), "huge.png")
-    expect_error(
-        client, "too large", huge, None, "red star, blue heart", "", STANDARD, LAAT, "pgd", 8, 5, api_name="/attack"
-    )
-    ok = _png(tmp_path, np.zeros((32, 32, 3), dtype=np.uint8), "ok.png")
-    expect_error(
-        client,
-        "eps must be between|greater than maximum value 32",
-        ok,
-        None,
-        "red star, blue heart",
-        "",
-        STANDARD,
-        LAAT,
-        "pgd",
-        300,
-        5,
-        api_name="/attack",
-    )
-    expect_error(
-        client,
-        "steps must be between|less than minimum value 1",
-        ok,
-        None,
-        "red star, blue heart",
-        "",
-        STANDARD,
-        LAAT,
-        "pgd",
-        8,
-        0,
-        api_name="/attack",
-    )
-    expect_error(
-        client, "no image", None, None, "red star, blue heart", "", STANDARD, LAAT, "pgd", 8, 5, api_name="/attack"
-    )
-    expect_error(
-        client,
-        "not in the class list",
-        ok,
-        None,
-        "red star, blue heart",
-        "green cross",
-        STANDARD,
-        LAAT,
-        "pgd",
-        8,
-        5,
-        api_name="/attack",
-    )
-    expect_error(
-        client, "duplicate", ok, None, "red star, red star", "", STANDARD, LAAT, "pgd", 8, 5, api_name="/attack"
-    )
-    not_image = tmp_path / "notes.png"
-    not_image.write_text("this is not an image")
-    expect_error(
-        client,
-        "notes.png is not an image file",
-        handle_file(str(not_image)),
-        None,
-        "red star, blue heart",
-        "",
-        STANDARD,
-        LAAT,
-        "pgd",
-        8,
-        5,
-        api_name="/attack",
+        client, message, image, None, classes, true_class, STANDARD, LAAT, "pgd", eps, steps, api_name="/attack"
     )
     assert server.alive()
-    assert "PGD" in _attack(client, ok, true_class="")[4]  # still serving after all of that
+
+
+def test_app_keeps_serving_after_bad_inputs(client, tmp_path):
+    ok = _png(tmp_path, np.zeros((32, 32, 3), dtype=np.uint8), "ok.png")
+    assert "PGD" in _attack(client, ok, true_class="")[4]
 
 
 def test_upload_checkpoint_rejects_non_checkpoints(client, tmp_path):
