@@ -1,11 +1,16 @@
 """The headline table: novel- and base-class accuracy x {clean, FGSM, PGD-20, AutoAttack} at eps 8/255 and
-4/255, on fresh generated images (never seen in training or validation), every model in eval mode, with
-95% intervals and paired differences between models on the same images.
+4/255 on fresh generated images (never seen in training or validation), every model in eval mode, 95%
+intervals, and paired differences between models on the same images.
 
-    python benchmarks/bench_robustness.py --n-per-class 50 --out benchmarks/results/robustness.json
-    python benchmarks/bench_robustness.py --curves   # also writes assets/models/robustness_curves.json
+One process per model (they run in parallel, one core each), then --combine prints the tables:
 
-AutoAttack uses the official standard settings (laat_core.attacks.factory.make_autoattack).
+    python benchmarks/bench_robustness.py --model laat &       # writes benchmarks/results/laat.safetensors
+    python benchmarks/bench_robustness.py --model anchor-at &
+    python benchmarks/bench_robustness.py --model standard; wait
+    python benchmarks/bench_robustness.py --combine --curves   # tables + assets/models/robustness_curves.json
+
+AutoAttack uses the official standard settings (laat_core.attacks.factory.make_autoattack). It costs minutes
+per hundred robust images on this CPU, so it runs on the first --aa-n-per-class (novel) / --aa-base-n-per-class (base) images of each class.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from laat_core.attacks import AttackSpec
 from laat_core.compare import default_eps_grid, robustness_curve
@@ -26,145 +33,163 @@ from laat_core.evaluation import binomial_ci95, predict_adversarial, sanity_warn
 from laat_core.trained import load_trained
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
 MODELS = {
     "standard": ROOT / "assets/models/shapes-standard.safetensors",
     "anchor-at": ROOT / "assets/models/shapes-anchor-at.safetensors",
     "laat": ROOT / "assets/models/shapes-laat.safetensors",
 }
+LABELS = {"standard": "standard (shipped)", "laat": "LAAT (shipped)", "anchor-at": "anchor-AT (shipped)"}
 ATTACKS = ("none", "fgsm", "pgd", "autoattack")
 
 
-def correctness(trained, split: str, attack: str, eps: float, n_per_class: int, seed: int, aa_limit: int | None):
+def correctness(trained, split, attack, eps, n_per_class, seed, keep_per_class) -> torch.Tensor:
+    """Per-image 0/1 correctness on the first keep_per_class of n_per_class fresh images per class."""
     names = trained.names_for(split)
     images, labels = shapes.make_split(names, n_per_class, seed=seed).tensors
-    if attack == "autoattack" and aa_limit:
-        keep = torch.arange(len(labels)).view(len(names), n_per_class)[:, :aa_limit].flatten()
-        images, labels = images[keep], labels[keep]
+    keep = torch.arange(len(labels)).view(len(names), n_per_class)[:, :keep_per_class].flatten()
     model = trained.head_for(names)
     spec = AttackSpec(attack, eps, steps=20, seed=seed)
-    return (
-        predict_adversarial(model, images, labels, spec, len(names), batch_size=400, progress=True) == labels
-    ).float()
+    predictions = predict_adversarial(model, images[keep], labels[keep], spec, len(names), batch_size=400)
+    return (predictions == labels[keep]).float()
+
+
+def run_model(args) -> None:
+    """Cheap cells first, then AutoAttack cells in order of importance, saving after each cell, so a
+    time limit (--budget-min) leaves a usable partial result."""
+    trained = load_trained(MODELS[args.model])
+    tensors, rows, meta = {}, [], {"date": time.strftime("%Y-%m-%d"), "machine": platform.platform()}
+    names = trained.names_for("novel")  # accuracy -> 0 as eps grows: the gradient-masking check
+    images, labels = shapes.make_split(names, 10, seed=args.seed).tensors
+    large = predict_adversarial(trained.head_for(names), images, labels, AttackSpec("pgd", 64 / 255, 20), len(names))
+    meta["pgd20_eps64_novel"] = str(float((large == labels).float().mean()))
+    splits, eps_values = args.splits.split(","), [float(e) for e in args.eps.split(",")]
+    cells = [(s, e, a) for s in splits for e in eps_values for a in ATTACKS if a != "autoattack"]
+    cells += [(s, e, "autoattack") for e in eps_values for s in splits]
+    started = time.perf_counter()
+    for split, eps_255, attack in cells:
+        if attack == "autoattack" and time.perf_counter() - started > args.budget_min * 60:
+            print(f"budget reached: skipping AutoAttack {split} {eps_255:g}/255", flush=True)
+            continue
+        start = time.perf_counter()
+        keep = args.n_per_class
+        if attack == "autoattack":
+            keep = args.aa_n_per_class if split == "novel" else args.aa_base_n_per_class
+        c = correctness(trained, split, attack, eps_255 / 255, args.n_per_class, args.seed, keep)
+        tensors[f"{split}|{eps_255:g}|{attack}"] = c
+        rows.append(
+            {
+                "model": args.model,
+                "split": split,
+                "eps_255": eps_255,
+                "attack": attack,
+                "accuracy": float(c.mean()),
+                "n": len(c),
+                "seconds": time.perf_counter() - start,
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+        meta.update(rows=json.dumps(rows), threads=str(torch.get_num_threads()))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(RESULTS / f"{args.model}.safetensors"), metadata=meta)
+
+
+def load_results() -> dict:
+    results = {}
+    for path in sorted(RESULTS.glob("*.safetensors")):
+        with safe_open(str(path), framework="pt") as handle:
+            results[path.stem] = {
+                "tensors": {k: handle.get_tensor(k) for k in handle.keys()},
+                "meta": handle.metadata(),
+            }
+    return results
 
 
 def paired_difference(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
-    """Mean of per-image (a - b) correctness with a normal 95% interval: the same images for both."""
+    """Mean of per-image (a - b) correctness, normal 95% interval: both models saw the same images."""
     diff = a - b
     return float(diff.mean()), 1.96 * float(diff.std(unbiased=True)) / math.sqrt(len(diff))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n-per-class", type=int, default=50)
-    parser.add_argument("--aa-n-per-class", type=int, default=None, help="AutoAttack on the first K images per class")
-    parser.add_argument("--eps", default="8,4", help="eps values in /255")
-    parser.add_argument("--splits", default="novel,base")
-    parser.add_argument("--seed", type=int, default=777)
-    parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/robustness.json"))
-    parser.add_argument("--curves", action="store_true")
-    args = parser.parse_args()
-
-    models = {name: load_trained(MODELS[name]) for name in args.models.split(",")}
-    rows, correct = [], {}
-    for split in args.splits.split(","):
-        for eps_255 in map(float, args.eps.split(",")):
-            for name, trained in models.items():
+def combine() -> None:
+    results = load_results()
+    models = [m for m in ("standard", "anchor-at", "laat") if m in results]
+    settings = {tuple(k.split("|")[:2]) for m in models for k in results[m]["tensors"]}
+    settings = sorted(settings, key=lambda s: (s[0] != "novel", -float(s[1])))  # novel first, larger eps first
+    print("| split | eps | model | clean | FGSM | PGD-20 | AutoAttack |\n|---|---|---|---|---|---|---|")
+    warnings = []
+    for split, eps in settings:
+        for model in models:
+            t = results[model]["tensors"]
+            cells, accuracy = [], {}
+            for attack in ATTACKS:
+                c = t.get(f"{split}|{eps}|{attack}")
+                if c is None:
+                    cells.append("not run")
+                    continue
+                accuracy[attack] = float(c.mean())
+                cells.append(f"{c.mean():.3f} ± {binomial_ci95(float(c.mean()), len(c)):.3f} (n={len(c)})")
+            warnings += [f"{model} {split} {eps}/255: {w}" for w in sanity_warnings(accuracy)]
+            print(f"| {split} | {eps}/255 | {model} | " + " | ".join(cells) + " |")
+    print("\nPaired differences on the same images (mean of per-image correctness difference ± 95%):\n")
+    print("| split | eps | comparison | clean | FGSM | PGD-20 | AutoAttack |\n|---|---|---|---|---|---|---|")
+    for split, eps in settings:
+        for a, b in (("laat", "anchor-at"), ("anchor-at", "standard"), ("laat", "standard")):
+            if a in results and b in results:
+                cells = []
                 for attack in ATTACKS:
-                    start = time.perf_counter()
-                    c = correctness(
-                        trained, split, attack, eps_255 / 255, args.n_per_class, args.seed, args.aa_n_per_class
+                    mean, ci = paired_difference(
+                        results[a]["tensors"][f"{split}|{eps}|{attack}"],
+                        results[b]["tensors"][f"{split}|{eps}|{attack}"],
                     )
-                    correct[(split, eps_255, name, attack)] = c
-                    accuracy = float(c.mean())
-                    rows.append(
-                        {
-                            "split": split,
-                            "eps_255": eps_255,
-                            "model": name,
-                            "attack": attack,
-                            "accuracy": accuracy,
-                            "ci95": binomial_ci95(accuracy, len(c)),
-                            "n": len(c),
-                            "seconds": time.perf_counter() - start,
-                        }
-                    )
-                    print(json.dumps(rows[-1]), flush=True)
-    report = {
-        "rows": rows,
-        "paired": [],
-        "warnings": [],
-        "machine": platform.platform(),
-        "threads": torch.get_num_threads(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
-    for split in args.splits.split(","):
-        for eps_255 in map(float, args.eps.split(",")):
-            for name in models:
-                accs = {a: float(correct[(split, eps_255, name, a)].mean()) for a in ATTACKS}
-                report["warnings"] += [f"{name} {split} {eps_255}/255: {w}" for w in sanity_warnings(accs)]
-            for a, b in (("laat", "anchor-at"), ("anchor-at", "standard"), ("laat", "standard")):
-                if a in models and b in models:
-                    for attack in ATTACKS:
-                        ca, cb = correct[(split, eps_255, a, attack)], correct[(split, eps_255, b, attack)]
-                        mean, ci = paired_difference(ca, cb)
-                        report["paired"].append(
-                            {
-                                "split": split,
-                                "eps_255": eps_255,
-                                "attack": attack,
-                                "comparison": f"{a} - {b}",
-                                "difference": mean,
-                                "ci95": ci,
-                            }
-                        )
-    for name, trained in models.items():  # accuracy -> 0 as eps grows (gradient-masking check)
-        names = trained.names_for("novel")
-        images, labels = shapes.make_split(names, 10, seed=args.seed).tensors
-        model = trained.head_for(names)
-        large = predict_adversarial(model, images, labels, AttackSpec("pgd", 64 / 255, 20), len(names))
-        accuracy = float((large == labels).float().mean())
-        report.setdefault("large_eps", {})[name] = accuracy
-        report["warnings"] += [f"{name}: {w}" for w in sanity_warnings({}, accuracy, chance=1 / len(names))]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1))
-    print_table(report)
-    if args.curves:
-        write_curves(models)
+                    cells.append(f"{mean:+.3f} ± {ci:.3f}")
+                print(f"| {split} | {eps}/255 | {a} − {b} | " + " | ".join(cells) + " |")
+    print("\nPGD-20 at eps 64/255, novel classes (should be near 0):")
+    for model in models:
+        large = float(results[model]["meta"]["pgd20_eps64_novel"])
+        warnings += [f"{model}: {w}" for w in sanity_warnings({}, large, chance=1 / 16)]
+        print(f"- {model}: {large:.3f}")
+    print(
+        "\nTimes (s) per cell:",
+        {m: round(sum(r["seconds"] for r in json.loads(results[m]["meta"]["rows"]))) for m in models},
+    )
+    print("Gradient-masking warnings:", warnings or "none")
 
 
-def print_table(report: dict) -> None:
-    print("\n| split | eps | model | clean | FGSM | PGD-20 | AutoAttack |\n|---|---|---|---|---|---|---|")
-    cells: dict = {}
-    for row in report["rows"]:
-        cells.setdefault((row["split"], row["eps_255"], row["model"]), {})[row["attack"]] = row
-    for (split, eps, model), by_attack in cells.items():
-        values = " | ".join(f"{by_attack[a]['accuracy']:.3f} ± {by_attack[a]['ci95']:.3f}" for a in ATTACKS)
-        print(f"| {split} | {eps:g}/255 | {model} | {values} |")
-    print("\n| split | eps | comparison | clean | FGSM | PGD-20 | AutoAttack |\n|---|---|---|---|---|---|---|")
-    paired: dict = {}
-    for p in report["paired"]:
-        paired.setdefault((p["split"], p["eps_255"], p["comparison"]), {})[p["attack"]] = p
-    for (split, eps, comparison), by_attack in paired.items():
-        values = " | ".join(f"{by_attack[a]['difference']:+.3f} ± {by_attack[a]['ci95']:.3f}" for a in ATTACKS)
-        print(f"| {split} | {eps:g}/255 | {comparison} | {values} |")
-    print(f"\nPGD-20 at eps 64/255 (novel): {report['large_eps']}")
-    print("warnings:", report["warnings"] or "none")
-
-
-def write_curves(models: dict) -> None:
-    labels = {"standard": "standard (shipped)", "laat": "LAAT (shipped)", "anchor-at": "anchor-AT (shipped)"}
+def write_curves() -> None:
     points = []
-    for name, trained in models.items():
+    for name, path in MODELS.items():
+        trained = load_trained(path)
         for split in ("base", "novel"):
             points += [
-                p.to_dict() for p in robustness_curve(trained, labels[name], split, default_eps_grid(), "pgd", 10, 10)
+                p.to_dict() for p in robustness_curve(trained, LABELS[name], split, default_eps_grid(), "pgd", 10, 10)
             ]
     out = ROOT / "assets/models/robustness_curves.json"
     out.write_text(
         json.dumps({"attack": "PGD-10 (clean at eps 0)", "n_per_class": 10, "seed": 2024, "points": points}, indent=1)
     )
     print(f"wrote {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=list(MODELS))
+    parser.add_argument("--combine", action="store_true")
+    parser.add_argument("--curves", action="store_true")
+    parser.add_argument("--n-per-class", type=int, default=50)
+    parser.add_argument("--aa-n-per-class", type=int, default=5, help="AutoAttack images per novel class")
+    parser.add_argument("--aa-base-n-per-class", type=int, default=2, help="AutoAttack images per base class")
+    parser.add_argument("--budget-min", type=float, default=40, help="start no AutoAttack cell after this")
+    parser.add_argument("--eps", default="8,4", help="eps values in /255")
+    parser.add_argument("--splits", default="novel,base")
+    parser.add_argument("--seed", type=int, default=777, help="evaluation images; training used 0, validation 1000003")
+    args = parser.parse_args()
+    if args.model:
+        run_model(args)
+    if args.combine:
+        combine()
+    if args.curves:
+        write_curves()
 
 
 if __name__ == "__main__":
