@@ -6,9 +6,13 @@ on one model take turns.
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 from pathlib import Path
 
+from laat_core.encoders import get_encoder
+from laat_core.models.clip_zero_shot import ClipZeroShotModel
 from laat_core.trained import TrainedModel, load_trained
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -17,6 +21,7 @@ SHIPPED = {
     "LAAT (shipped)": ASSETS / "models" / "shapes-laat.safetensors",
     "anchor-AT (shipped)": ASSETS / "models" / "shapes-anchor-at.safetensors",
 }
+CLIP_LABEL = "CLIP zero-shot"
 CURVES = ASSETS / "models" / "robustness_curves.json"
 CIFARFS_ANCHORS = ASSETS / "anchors" / "cifarfs_clip_anchors.safetensors"
 EXAMPLES = ASSETS / "examples"
@@ -42,3 +47,13 @@ def get_model(path: str | Path) -> tuple[TrainedModel, threading.Lock]:
             _cache[key] = load_trained(key)
             _locks[key] = threading.Lock()
         return _cache[key], _locks[key]
+
+
+def clip_spec() -> str | None:
+    """LAAT_CLIP=<model>/<pretrained tag or local file> turns CLIP on (e.g. ViT-B-32/openai on Spaces)."""
+    return os.environ.get("LAAT_CLIP") or None
+
+
+@functools.lru_cache(maxsize=1)
+def get_clip() -> tuple[ClipZeroShotModel, threading.Lock]:
+    return ClipZeroShotModel(get_encoder(f"openclip:{clip_spec()}")), threading.Lock()

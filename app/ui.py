@@ -15,7 +15,16 @@ import numpy as np
 
 from app import figures, texts
 from app.components import ImageInput
-from app.services import CIFARFS_ANCHORS, CURVES, EXAMPLES, get_model, shipped_models
+from app.services import (
+    CIFARFS_ANCHORS,
+    CLIP_LABEL,
+    CURVES,
+    EXAMPLES,
+    clip_spec,
+    get_clip,
+    get_model,
+    shipped_models,
+)
 from laat_core.anchor_lab import run_anchor_lab, stats_rows
 from laat_core.anchors import DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES, AnchorError, parse_class_names
 from laat_core.attack_lab import InputError, attack_image, check_attack_settings, prepare_image
@@ -98,15 +107,23 @@ def load_preset(preset: str):
 
 
 # ------------------------------------------------------------------ attack lab
-def model_choices(session_models: dict | None) -> list[str]:
-    return list(shipped_models()) + list((session_models or {}).keys())
+def model_choices(session_models: dict | None, with_clip: bool = True) -> list[str]:
+    """Trained models (shipped, then the session's); CLIP zero-shot too when LAAT_CLIP is set."""
+    clip = [CLIP_LABEL] if with_clip and clip_spec() else []
+    return list(shipped_models()) + list((session_models or {}).keys()) + clip
 
 
-def _model_path(label: str, session_models: dict | None) -> str:
+def _resolve_model(label: str, session_models: dict | None):
+    """(model with head_for(names), its lock) for a dropdown label."""
+    if label == CLIP_LABEL and clip_spec():
+        try:
+            return get_clip()
+        except EncoderError as error:
+            raise gr.Error(str(error)) from None
     paths = {**{k: str(v) for k, v in shipped_models().items()}, **(session_models or {})}
     if label not in paths:
         raise gr.Error(f"model {label!r} is not available (train one or upload a checkpoint)")
-    return paths[label]
+    return get_model(paths[label])
 
 
 def draw_sample(class_name: str, seed: float):
@@ -133,8 +150,8 @@ def _to_uint8(tensor) -> np.ndarray:
     return array.repeat(DISPLAY_SCALE, axis=0).repeat(DISPLAY_SCALE, axis=1)
 
 
-def _attack_one(label, path, image, names, spec, true_class):
-    trained, lock = get_model(path)
+def _attack_one(label, session_models, image, names, spec, true_class):
+    trained, lock = _resolve_model(label, session_models)
     with lock:
         outcome = attack_image(trained, label, image, names, spec, true_class or None)
     verdict = "**prediction flipped**" if outcome.flipped else "prediction held"
@@ -165,7 +182,7 @@ def run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attack
             raise InputError(f"true class {true_class!r} is not in the class list")
         outputs = []
         for label in (model_a, model_b):
-            outputs += _attack_one(label, _model_path(label, session_models), image, names, spec, true_class)
+            outputs += _attack_one(label, session_models, image, names, spec, true_class)
     except USER_ERRORS as error:
         raise gr.Error(str(error)) from None
     return outputs
@@ -196,7 +213,7 @@ def shipped_curves():
 
 
 def recompute_curves(attack: str, n_per_class: float, session_models: dict | None, progress=gr.Progress()):
-    labels = model_choices(session_models)
+    labels = model_choices(session_models, with_clip=False)  # curves need a base/novel split
     if not labels:
         raise gr.Error("no models available")
     if attack not in ("fgsm", "pgd"):
@@ -209,7 +226,7 @@ def recompute_curves(attack: str, n_per_class: float, session_models: dict | Non
     jobs = [(label, split) for label in labels for split in ("base", "novel")]
     for j, (label, split) in enumerate(jobs):
         progress(j / len(jobs), desc=f"{label} · {split}")
-        trained, lock = get_model(_model_path(label, session_models))
+        trained, lock = _resolve_model(label, session_models)
         with lock:
             points += [p.to_dict() for p in robustness_curve(trained, label, split, grid, attack, 10, n_per_class)]
     return figures.robustness_curves(points), f"Recomputed: {attack.upper()}-10, {n_per_class} fresh images per class."
@@ -282,7 +299,7 @@ def train_live(method, epochs, fast, n_per_class, budget_s, tau, beta, session_m
 def build_app() -> gr.Blocks:
     base, novel = shapes.default_split()
     enc_choices, clip_note = encoder_choices()
-    models = list(shipped_models())
+    models = model_choices(None)
     with gr.Blocks(title="LAAT Lab") as demo:
         session_models = gr.State({})
         gr.Markdown(texts.INTRO)

@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from laat_core.attacks import AttackSpec, make_attack
 from laat_core.attacks.factory import autoattack_plan
-from laat_core.trained import TrainedModel
 
 MAX_INPUT_PIXELS = 4096 * 4096
 MIN_INPUT_SIDE = 8
 MAX_STEPS = 200
 MAX_EPS_255 = 64
+
+
+class Classifier(Protocol):
+    """A trained model (laat_core.trained.TrainedModel) or CLIP zero-shot: a head for any class list."""
+
+    def head_for(self, names: list[str]) -> nn.Module: ...
 
 
 class InputError(ValueError):
@@ -99,7 +106,7 @@ def _top_k(probs: torch.Tensor, names: list[str], k: int) -> dict[str, float]:
 
 
 def attack_image(
-    trained: TrainedModel,
+    trained: Classifier,
     model_label: str,
     image: torch.Tensor,
     names: list[str],

@@ -84,6 +84,11 @@ class OpenClipEncoder:
         self._tokenizer = open_clip.get_tokenizer(model_name)
         self.dim = int(model.text_projection.shape[1]) if _has_projection(model) else model.embed_dim
 
+    @property
+    def model(self):
+        """The whole open_clip model (the image tower serves CLIP zero-shot classification)."""
+        return self._model
+
     @torch.no_grad()
     def encode(self, texts: list[str]) -> torch.Tensor:
         return _unit(self._model.encode_text(self._tokenizer(list(texts))))

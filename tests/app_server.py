@@ -20,7 +20,7 @@ def free_port() -> int:
 
 
 class AppServer:
-    def __init__(self, timeout_s: float = 180.0) -> None:
+    def __init__(self, timeout_s: float = 180.0, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {
@@ -28,6 +28,7 @@ class AppServer:
             "HF_HUB_OFFLINE": "1",
             "GRADIO_ANALYTICS_ENABLED": "False",
             "HF_HUB_DISABLE_TELEMETRY": "1",
+            **(extra_env or {}),
         }
         self.log = (
             open(ROOT / "test-artifacts" / f"app-{self.port}.log", "w")

@@ -196,3 +196,36 @@ def test_train_live_short_run(client):
     plot, message, checkpoint = client.predict("standard", 1, True, 10, 30, 0.1, 1.0, api_name="/train")
     assert "Done in" in message and checkpoint.endswith(".safetensors")
     expect_error(client, "positive", "laat", 1, True, 10, 30, 0.0, 1.0, api_name="/train")
+
+
+def test_clip_zero_shot_is_offered_with_local_weights(tmp_path):
+    """LAAT_CLIP=<model>/<local file> turns CLIP on: here a random-weight ViT-S-32-alt saved by the test."""
+    import open_clip
+    from safetensors.torch import save_file
+
+    path = tmp_path / "vit-s-32-alt.safetensors"
+    save_file({k: v.contiguous() for k, v in open_clip.create_model("ViT-S-32-alt").state_dict().items()}, str(path))
+    app = AppServer(extra_env={"LAAT_CLIP": f"ViT-S-32-alt/{path}"})
+    try:
+        client = Client(app.url, verbose=False)
+        image, _ = client.predict("red star", 0, api_name="/draw_sample")
+        outputs = client.predict(
+            handle_file(image),
+            None,
+            "red star, blue heart",
+            "",
+            "CLIP zero-shot",
+            LAAT,
+            "fgsm",
+            8,
+            1,
+            api_name="/attack",
+        )
+        assert "CLIP zero-shot" in outputs[4] and "FGSM eps=8/255" in outputs[4]
+        _, encoder, _ = client.predict("CIFAR-10", api_name="/preset")
+        *_, message = client.predict(
+            "cat, dog", f"CLIP ViT-S-32-alt/{path}", "a photo of a {}.", False, 0, "expansion", api_name="/anchor_lab"
+        )
+        assert "2 classes" in message
+    finally:
+        app.stop()

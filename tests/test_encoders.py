@@ -165,3 +165,20 @@ def test_anchor_stats_most_similar_pairs():
     assert stats.max_offdiag == pytest.approx(
         float(torch.nn.functional.cosine_similarity(anchors[0], anchors[1], dim=0))
     )
+
+
+def test_clip_zero_shot_classifier_is_attackable_on_raw_pixels(tmp_path):
+    import open_clip
+
+    from laat_core.attack_lab import attack_image
+    from laat_core.attacks import AttackSpec
+    from laat_core.models.clip_zero_shot import ClipZeroShotModel
+
+    path = tmp_path / "random-vit-s-32-alt.safetensors"
+    save_file({k: v.contiguous() for k, v in open_clip.create_model("ViT-S-32-alt").state_dict().items()}, str(path))
+    clip = ClipZeroShotModel(get_encoder(f"openclip:ViT-S-32-alt/{path}"))
+    head = clip.head_for(["cat", "dog", "ship"])
+    image = torch.rand(3, 32, 32)
+    assert head(image[None]).shape == (1, 3)
+    outcome = attack_image(clip, "CLIP", image, ["cat", "dog", "ship"], AttackSpec("fgsm", eps=8 / 255))
+    assert outcome.linf <= 8 / 255 + 1e-6 and set(outcome.clean_probs) <= {"cat", "dog", "ship"}
