@@ -8,6 +8,7 @@ One process per model (they run in parallel, one core each), then --combine prin
     python benchmarks/bench_robustness.py --model anchor-at &
     python benchmarks/bench_robustness.py --model standard; wait
     python benchmarks/bench_robustness.py --combine --curves   # tables + assets/models/robustness_curves.json
+    python benchmarks/bench_robustness.py --model laat --resume --splits novel --eps 8  # cells a budget skipped
 
 AutoAttack uses the official standard settings (laat_core.attacks.factory.make_autoattack). It costs minutes
 per hundred robust images on this CPU, so it runs on the first --aa-n-per-class (novel) / --aa-base-n-per-class (base) images of each class.
@@ -59,15 +60,24 @@ def run_model(args) -> None:
     time limit (--budget-min) leaves a usable partial result."""
     trained = load_trained(MODELS[args.model])
     tensors, rows, meta = {}, [], {"date": time.strftime("%Y-%m-%d"), "machine": platform.platform()}
-    names = trained.names_for("novel")  # accuracy -> 0 as eps grows: the gradient-masking check
-    images, labels = shapes.make_split(names, 10, seed=args.seed).tensors
-    large = predict_adversarial(trained.head_for(names), images, labels, AttackSpec("pgd", 64 / 255, 20), len(names))
-    meta["pgd20_eps64_novel"] = str(float((large == labels).float().mean()))
+    previous = load_results().get(args.model)
+    if previous and args.resume:  # keep finished cells, compute only the missing ones
+        tensors, meta = previous["tensors"], dict(previous["meta"])
+        rows = json.loads(meta["rows"])
+    if "pgd20_eps64_novel" not in meta:  # accuracy -> 0 as eps grows: the gradient-masking check
+        names = trained.names_for("novel")
+        images, labels = shapes.make_split(names, 10, seed=args.seed).tensors
+        large = predict_adversarial(
+            trained.head_for(names), images, labels, AttackSpec("pgd", 64 / 255, 20), len(names)
+        )
+        meta["pgd20_eps64_novel"] = str(float((large == labels).float().mean()))
     splits, eps_values = args.splits.split(","), [float(e) for e in args.eps.split(",")]
     cells = [(s, e, a) for s in splits for e in eps_values for a in ATTACKS if a != "autoattack"]
     cells += [(s, e, "autoattack") for e in eps_values for s in splits]
     started = time.perf_counter()
     for split, eps_255, attack in cells:
+        if f"{split}|{eps_255:g}|{attack}" in tensors:
+            continue
         if attack == "autoattack" and time.perf_counter() - started > args.budget_min * 60:
             print(f"budget reached: skipping AutoAttack {split} {eps_255:g}/255", flush=True)
             continue
@@ -189,6 +199,7 @@ def main() -> None:
     parser.add_argument("--aa-n-per-class", type=int, default=5, help="AutoAttack images per novel class")
     parser.add_argument("--aa-base-n-per-class", type=int, default=2, help="AutoAttack images per base class")
     parser.add_argument("--budget-min", type=float, default=40, help="start no AutoAttack cell after this")
+    parser.add_argument("--resume", action="store_true", help="keep this model's finished cells, run the rest")
     parser.add_argument("--eps", default="8,4", help="eps values in /255")
     parser.add_argument("--splits", default="novel,base")
     parser.add_argument("--seed", type=int, default=777, help="evaluation images; training used 0, validation 1000003")
