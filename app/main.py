@@ -28,9 +28,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    import threading
+
     from app.ui import build_app
+    from laat_core.encoders import get_encoder
     from laat_core.projection import warm_up_umap_in_background
 
+    # The first anchor-lab request should not wait for MiniLM to load or UMAP to compile.
+    threading.Thread(target=get_encoder, args=("minilm",), name="minilm-warm-up", daemon=True).start()
     warm_up_umap_in_background()
     demo = build_app()
     demo.queue(default_concurrency_limit=2, max_size=32)

@@ -157,10 +157,11 @@ def combine() -> None:
             if a in results and b in results:
                 cells = []
                 for attack in ATTACKS:
-                    mean, ci = paired_difference(
-                        results[a]["tensors"][f"{split}|{eps}|{attack}"],
-                        results[b]["tensors"][f"{split}|{eps}|{attack}"],
-                    )
+                    key = f"{split}|{eps}|{attack}"
+                    if key not in results[a]["tensors"] or key not in results[b]["tensors"]:
+                        cells.append("not run")
+                        continue
+                    mean, ci = paired_difference(results[a]["tensors"][key], results[b]["tensors"][key])
                     cells.append(f"{mean:+.3f} ± {ci:.3f}")
                 print(f"| {split} | {eps}/255 | {a} − {b} | " + " | ".join(cells) + " |")
     print("\nPGD-20 at eps 64/255, novel classes (should be near 0):")

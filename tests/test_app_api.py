@@ -189,7 +189,7 @@ def test_compare_shipped_and_recompute(client):
     assert "Shipped results" in message
     _, message = client.predict("fgsm", 1, api_name="/recompute_curves")
     assert "Recomputed: FGSM-10, 1 fresh images per class" in message
-    expect_error(client, "between 1 and 50|greater than maximum value 50", "pgd", 500, api_name="/recompute_curves")
+    expect_error(client, "between 1 and 20|greater than maximum value 20", "pgd", 500, api_name="/recompute_curves")
 
 
 def test_train_live_short_run(client):

@@ -21,7 +21,9 @@ class ClipZeroShot(nn.Module):
         self.clip = encoder.model
         cfg = getattr(self.clip.visual, "preprocess_cfg", {})
         self.image_size = tuple(cfg.get("size", self.clip.visual.image_size))
-        self.register_buffer("mean", torch.tensor(cfg.get("mean", (0.48145466, 0.4578275, 0.40821073))).view(1, 3, 1, 1))
+        self.register_buffer(
+            "mean", torch.tensor(cfg.get("mean", (0.48145466, 0.4578275, 0.40821073))).view(1, 3, 1, 1)
+        )
         self.register_buffer("std", torch.tensor(cfg.get("std", (0.26862954, 0.26130258, 0.27577711))).view(1, 3, 1, 1))
         self.register_buffer("anchors", torch.zeros(1, encoder.dim))
         self.class_names: list[str] = []
