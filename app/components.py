@@ -12,6 +12,9 @@ import gradio as gr
 class ImageInput(gr.Image):
     """gr.Image whose undecodable uploads get a plain message instead of a preprocessing trace."""
 
+    def get_block_name(self) -> str:
+        return "image"  # render with gr.Image's front end: only the server-side preprocessing differs
+
     def preprocess(self, payload):
         try:
             return super().preprocess(payload)
