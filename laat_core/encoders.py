@@ -119,7 +119,7 @@ class FileEncoder:
                 f"{self.path} has {self.features.shape[0]} rows but its class list has {len(self.names)} names"
             )
         self.dim = int(self.features.shape[1])
-        self._index = {n.strip().lower(): i for i, n in enumerate(self.names or [])}
+        self._index = {_name_key(n): i for i, n in enumerate(self.names or [])}
 
     def encode(self, texts: list[str]) -> torch.Tensor:
         if not self._index:
@@ -129,11 +129,16 @@ class FileEncoder:
                     f"give exactly that many classes in file order (got {len(texts)})"
                 )
             return _unit(self.features)
-        missing = [t for t in texts if t.strip().lower() not in self._index]
+        missing = [t for t in texts if _name_key(t) not in self._index]
         if missing:
             raise EncoderError(f"{self.path} has no features for: {', '.join(missing[:5])}")
-        rows = [self._index[t.strip().lower()] for t in texts]
+        rows = [self._index[_name_key(t)] for t in texts]
         return _unit(self.features[rows])
+
+
+def _name_key(name: str) -> str:
+    """Class names match case-insensitively, '_' as ' ' (CIFAR writes aquarium_fish, prompts aquarium fish)."""
+    return " ".join(name.replace("_", " ").lower().split())
 
 
 def load_feature_file(path: Path) -> tuple[torch.Tensor, list[str] | None]:

@@ -182,3 +182,10 @@ def test_clip_zero_shot_classifier_is_attackable_on_raw_pixels(tmp_path):
     assert head(image[None]).shape == (1, 3)
     outcome = attack_image(clip, "CLIP", image, ["cat", "dog", "ship"], AttackSpec("fgsm", eps=8 / 255))
     assert outcome.linf <= 8 / 255 + 1e-6 and set(outcome.clean_probs) <= {"cat", "dog", "ship"}
+
+
+def test_file_encoder_matches_underscored_names():
+    from app.services import CIFARFS_ANCHORS
+
+    encoder = FileEncoder(CIFARFS_ANCHORS)  # names stored with spaces: "aquarium fish"
+    assert torch.equal(encoder.encode(["aquarium_fish"]), encoder.encode(["Aquarium Fish"]))
