@@ -37,7 +37,10 @@ shipped-models: install
 	bash benchmarks/train_shipped_models.sh
 
 bench-robustness: install
-	$(PY) benchmarks/bench_robustness.py --curves
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_robustness.py --model laat & \
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_robustness.py --model anchor-at & \
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_robustness.py --model standard; wait
+	$(PY) benchmarks/bench_robustness.py --combine --curves
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
