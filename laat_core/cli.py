@@ -193,12 +193,14 @@ def _eval_images(trained, args, n_per_class: int):
 
 def _sanity(model, images, labels, spec, result, limit: int = 200) -> dict:
     """Clean, FGSM, PGD-10 at the same eps and PGD-10 at a large eps on up to `limit` images."""
-    from laat_core.attacks import AttackSpec
-    from laat_core.evaluation import predict_adversarial, sanity_warnings
+    import torch
 
-    pick = torch_randperm(len(labels), limit)
+    from laat_core.attacks import AttackSpec
+    from laat_core.evaluation import n_classes_of, predict_adversarial, sanity_warnings
+
+    pick = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[:limit]
     x, y = images[pick], labels[pick]
-    n_classes = int(model.anchors.shape[0]) if hasattr(model, "anchors") else int(model.head.out_features)
+    n_classes = n_classes_of(model)
     accuracy = {}
     for name in ("none", "fgsm", "pgd"):
         probe = AttackSpec(name, spec.eps, 10, seed=spec.seed)
@@ -212,12 +214,6 @@ def _sanity(model, images, labels, spec, result, limit: int = 200) -> dict:
         "pgd_eps_0.5": large,
         "warnings": sanity_warnings(accuracy, large, chance=1 / n_classes),
     }
-
-
-def torch_randperm(n: int, limit: int):
-    import torch
-
-    return torch.randperm(n, generator=torch.Generator().manual_seed(0))[:limit]
 
 
 # ---------------------------------------------------------------- info

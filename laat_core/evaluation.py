@@ -84,7 +84,7 @@ def evaluate_full(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: AttackSpec, split: str, progress: bool = False
 ) -> EvalResult:
     """C-way accuracy over all images; `model` must already have its head set to the split's classes."""
-    n_classes = _n_classes(model)
+    n_classes = n_classes_of(model)
     predictions = predict_adversarial(model, images, labels, spec, n_classes, progress=progress)
     accuracy = float((predictions == labels).float().mean())
     return EvalResult(
@@ -161,7 +161,8 @@ def evaluate_episodes(
     )
 
 
-def _n_classes(model: nn.Module) -> int:
+def n_classes_of(model: nn.Module) -> int:
+    """How many classes the model's head currently scores (cosine anchors or linear outputs)."""
     anchors = getattr(model, "anchors", None)
     return int(anchors.shape[0]) if anchors is not None else int(model.head.out_features)
 
