@@ -41,7 +41,7 @@ figures come from the benchmark; *Recompute* measures again on freshly generated
 """
 
 TRAIN = """
-**What you see.** Train a small Conv4 on the base classes live. *standard* uses clean images; *anchor-at* attacks
+**What you see.** Train a small Conv4 (32-64-128-128 channels) on the base classes live. *standard* uses clean images; *anchor-at* attacks
 the images during training but uses the raw (crowded) anchors; *laat* uses expanded anchors, the alignment
 cross-entropy on attacked images and a smoothness term (beta) that keeps clean and attacked features aligned;
 *trades* is the classic TRADES baseline. *Fast AT* replaces the 7-step PGD attack by one random-start FGSM step,

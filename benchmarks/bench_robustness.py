@@ -11,7 +11,9 @@ One process per model (they run in parallel, one core each), then --combine prin
     python benchmarks/bench_robustness.py --model laat --resume --splits novel --eps 8  # cells a budget skipped
 
 AutoAttack uses the official standard settings (laat_core.attacks.factory.make_autoattack). It costs minutes
-per hundred robust images on this CPU, so it runs on the first --aa-n-per-class (novel) / --aa-base-n-per-class (base) images of each class.
+per hundred robust images on this CPU, so it runs on the first --aa-n-per-class (novel) / --aa-base-n-per-class
+(base) images of each class, in chunks of --aa-chunk images per class that are saved as they finish; after
+--budget-min no new chunk starts, and the table reports the n that was reached (--resume continues).
 """
 
 from __future__ import annotations
@@ -44,20 +46,21 @@ LABELS = {"standard": "standard (shipped)", "laat": "LAAT (shipped)", "anchor-at
 ATTACKS = ("none", "fgsm", "pgd", "autoattack")
 
 
-def correctness(trained, split, attack, eps, n_per_class, seed, keep_per_class) -> torch.Tensor:
-    """Per-image 0/1 correctness on the first keep_per_class of n_per_class fresh images per class."""
+def correctness(trained, split, attack, eps, n_per_class, seed, per_class: range) -> torch.Tensor:
+    """Per-image 0/1 correctness, shape (classes, len(per_class)), on images per_class of the n_per_class
+    fresh images generated for each class (the same images for every model and attack)."""
     names = trained.names_for(split)
     images, labels = shapes.make_split(names, n_per_class, seed=seed).tensors
-    keep = torch.arange(len(labels)).view(len(names), n_per_class)[:, :keep_per_class].flatten()
+    keep = torch.arange(len(labels)).view(len(names), n_per_class)[:, per_class.start : per_class.stop].flatten()
     model = trained.head_for(names)
-    spec = AttackSpec(attack, eps, steps=20, seed=seed)
+    spec = AttackSpec(attack, eps, steps=20, seed=seed + per_class.start)
     predictions = predict_adversarial(model, images[keep], labels[keep], spec, len(names), batch_size=400)
-    return (predictions == labels[keep]).float()
+    return (predictions == labels[keep]).float().view(len(names), -1)
 
 
 def run_model(args) -> None:
-    """Cheap cells first, then AutoAttack cells in order of importance, saving after each cell, so a
-    time limit (--budget-min) leaves a usable partial result."""
+    """Cheap cells first, then AutoAttack cells in order of importance, saving after each cell or chunk, so
+    a time limit (--budget-min) leaves a usable partial result."""
     trained = load_trained(MODELS[args.model])
     tensors, rows, meta = {}, [], {"date": time.strftime("%Y-%m-%d"), "machine": platform.platform()}
     previous = load_results().get(args.model)
@@ -76,32 +79,41 @@ def run_model(args) -> None:
     cells += [(s, e, "autoattack") for e in eps_values for s in splits]
     started = time.perf_counter()
     for split, eps_255, attack in cells:
-        if f"{split}|{eps_255:g}|{attack}" in tensors:
-            continue
-        if attack == "autoattack" and time.perf_counter() - started > args.budget_min * 60:
-            print(f"budget reached: skipping AutoAttack {split} {eps_255:g}/255", flush=True)
-            continue
-        start = time.perf_counter()
-        keep = args.n_per_class
-        if attack == "autoattack":
-            keep = args.aa_n_per_class if split == "novel" else args.aa_base_n_per_class
-        c = correctness(trained, split, attack, eps_255 / 255, args.n_per_class, args.seed, keep)
-        tensors[f"{split}|{eps_255:g}|{attack}"] = c
-        rows.append(
-            {
-                "model": args.model,
-                "split": split,
-                "eps_255": eps_255,
-                "attack": attack,
-                "accuracy": float(c.mean()),
-                "n": len(c),
-                "seconds": time.perf_counter() - start,
-            }
-        )
-        print(json.dumps(rows[-1]), flush=True)
-        meta.update(rows=json.dumps(rows), threads=str(torch.get_num_threads()))
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, str(RESULTS / f"{args.model}.safetensors"), metadata=meta)
+        key = f"{split}|{eps_255:g}|{attack}"
+        n_classes = len(trained.names_for(split))
+        target, chunk = args.n_per_class, args.n_per_class
+        if attack == "autoattack":  # in chunks of a few images per class, saved as they finish
+            target = args.aa_n_per_class if split == "novel" else args.aa_base_n_per_class
+            chunk = args.aa_chunk
+        done = tensors[key].view(n_classes, -1) if key in tensors else torch.empty(n_classes, 0)
+        while done.shape[1] < target:
+            if attack == "autoattack" and time.perf_counter() - started > args.budget_min * 60:
+                print(f"budget reached: AutoAttack {split} {eps_255:g}/255 stops at {done.shape[1]}/class", flush=True)
+                break
+            start = time.perf_counter()
+            per_class = range(done.shape[1], min(done.shape[1] + chunk, target))
+            c = correctness(trained, split, attack, eps_255 / 255, args.n_per_class, args.seed, per_class)
+            done = torch.cat([done, c], dim=1)
+            tensors[key] = done.flatten().contiguous()
+            rows = [r for r in rows if (r["split"], r["eps_255"], r["attack"]) != (split, eps_255, attack)] + [
+                {
+                    "model": args.model,
+                    "split": split,
+                    "eps_255": eps_255,
+                    "attack": attack,
+                    "accuracy": float(done.mean()),
+                    "n": done.numel(),
+                    "seconds": time.perf_counter() - start + _seconds_so_far(rows, split, eps_255, attack),
+                }
+            ]
+            print(json.dumps(rows[-1]), flush=True)
+            meta.update(rows=json.dumps(rows), threads=str(torch.get_num_threads()))
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            save_file(tensors, str(RESULTS / f"{args.model}.safetensors"), metadata=meta)
+
+
+def _seconds_so_far(rows: list[dict], split: str, eps_255: float, attack: str) -> float:
+    return sum(r["seconds"] for r in rows if (r["split"], r["eps_255"], r["attack"]) == (split, eps_255, attack))
 
 
 def load_results() -> dict:
@@ -115,9 +127,11 @@ def load_results() -> dict:
     return results
 
 
-def paired_difference(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
-    """Mean of per-image (a - b) correctness, normal 95% interval: both models saw the same images."""
-    diff = a - b
+def paired_difference(a: torch.Tensor, b: torch.Tensor, n_classes: int) -> tuple[float, float]:
+    """Mean of per-image (a - b) correctness, normal 95% interval, on the images both models saw (the
+    first k of each class: AutoAttack coverage may differ between models)."""
+    k = min(len(a), len(b)) // n_classes
+    diff = (a.view(n_classes, -1)[:, :k] - b.view(n_classes, -1)[:, :k]).flatten()
     return float(diff.mean()), 1.96 * float(diff.std(unbiased=True)) / math.sqrt(len(diff))
 
 
@@ -125,10 +139,14 @@ def same_images(tensors: dict, split: str, eps: str) -> dict[str, float]:
     """Accuracy per attack on the images every attack saw (AutoAttack runs on the first k per class), so
     the ordering check clean >= FGSM >= PGD >= AutoAttack compares like with like."""
     cells = {a: tensors[f"{split}|{eps}|{a}"] for a in ATTACKS if f"{split}|{eps}|{a}" in tensors}
-    base, novel = shapes.default_split()
-    n_classes = len(novel) if split == "novel" else len(base)
+    n_classes = _n_classes(split)
     k = min(len(c) for c in cells.values()) // n_classes
     return {a: float(c.view(n_classes, -1)[:, :k].mean()) for a, c in cells.items()}
+
+
+def _n_classes(split: str) -> int:
+    base, novel = shapes.default_split()
+    return len(novel) if split == "novel" else len(base)
 
 
 def combine() -> None:
@@ -161,7 +179,9 @@ def combine() -> None:
                     if key not in results[a]["tensors"] or key not in results[b]["tensors"]:
                         cells.append("not run")
                         continue
-                    mean, ci = paired_difference(results[a]["tensors"][key], results[b]["tensors"][key])
+                    mean, ci = paired_difference(
+                        results[a]["tensors"][key], results[b]["tensors"][key], _n_classes(split)
+                    )
                     cells.append(f"{mean:+.3f} ± {ci:.3f}")
                 print(f"| {split} | {eps}/255 | {a} − {b} | " + " | ".join(cells) + " |")
     print("\nPGD-20 at eps 64/255, novel classes (should be near 0):")
@@ -202,8 +222,9 @@ def main() -> None:
     parser.add_argument("--combine", action="store_true")
     parser.add_argument("--curves", action="store_true")
     parser.add_argument("--n-per-class", type=int, default=50)
-    parser.add_argument("--aa-n-per-class", type=int, default=5, help="AutoAttack images per novel class")
-    parser.add_argument("--aa-base-n-per-class", type=int, default=2, help="AutoAttack images per base class")
+    parser.add_argument("--aa-n-per-class", type=int, default=50, help="AutoAttack images per novel class")
+    parser.add_argument("--aa-base-n-per-class", type=int, default=5, help="AutoAttack images per base class")
+    parser.add_argument("--aa-chunk", type=int, default=10, help="AutoAttack images per class between saves")
     parser.add_argument("--budget-min", type=float, default=40, help="start no AutoAttack cell after this")
     parser.add_argument("--resume", action="store_true", help="keep this model's finished cells, run the rest")
     parser.add_argument("--eps", default="8,4", help="eps values in /255")

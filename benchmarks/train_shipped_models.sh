@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-EPOCHS=${EPOCHS:-10}
-BACKBONE=${BACKBONE:-conv4}
+EPOCHS=${EPOCHS:-16}
+BACKBONE=${BACKBONE:-conv4-wide}
 TAU=${TAU:-0.2}
 BETA=${BETA:-4}
 COMMON="--backbone $BACKBONE --epochs $EPOCHS --tau $TAU --n-per-class 200 --steps 3 --seed 0"

@@ -40,7 +40,7 @@ METHODS = ("standard", "anchor-at", "laat", "trades")
 @dataclass
 class TrainConfig:
     method: str = "laat"
-    backbone: str = "conv4"
+    backbone: str = "conv4-wide"  # chosen on base-class validation data with tau (select_hyperparameters.py)
     head: str = "cosine"  # cosine: fixed anchors (zero-shot); linear: ordinary learned classifier (baseline)
     encoder: str = "minilm"
     templates: tuple[str, ...] = (DEFAULT_TEMPLATE,)
