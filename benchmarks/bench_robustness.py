@@ -184,6 +184,7 @@ def combine() -> None:
                     )
                     cells.append(f"{mean:+.3f} ± {ci:.3f}")
                 print(f"| {split} | {eps}/255 | {a} − {b} | " + " | ".join(cells) + " |")
+    per_class_table(results, models)
     print("\nPGD-20 at eps 64/255, novel classes (should be near 0):")
     for model in models:
         large = float(results[model]["meta"]["pgd20_eps64_novel"])
@@ -194,6 +195,23 @@ def combine() -> None:
         {m: round(sum(r["seconds"] for r in json.loads(results[m]["meta"]["rows"]))) for m in models},
     )
     print("Gradient-masking warnings:", warnings or "none")
+
+
+def per_class_table(results: dict, models: list[str], eps: str = "8") -> None:
+    """Novel-class accuracy per class (clean / PGD-20): where zero-shot transfer fails, and for whom."""
+    _, novel = shapes.default_split()
+    print(f"\nPer novel class, clean / PGD-20 at {eps}/255 (50 images each):\n")
+    print("| class | " + " | ".join(models) + " |\n|---|" + "---|" * len(models))
+    cells = {m: [results[m]["tensors"].get(f"novel|{eps}|{a}") for a in ("none", "pgd")] for m in models}
+    for i, name in enumerate(novel):
+        row = []
+        for m in models:
+            clean, pgd = cells[m]
+            if clean is None or pgd is None:
+                row.append("not run")
+                continue
+            row.append(f"{clean.view(len(novel), -1)[i].mean():.2f} / {pgd.view(len(novel), -1)[i].mean():.2f}")
+        print(f"| {name} | " + " | ".join(row) + " |")
 
 
 def write_curves(n_per_class: int = 4) -> None:
