@@ -10,8 +10,8 @@ One process per model (they run in parallel, one core each), then --combine prin
     python benchmarks/bench_robustness.py --combine --curves   # tables + assets/models/robustness_curves.json
     python benchmarks/bench_robustness.py --model laat --resume --splits novel --eps 8  # cells a budget skipped
 
-AutoAttack uses the official standard settings (laat_core.attacks.factory.make_autoattack). It costs minutes
-per hundred robust images on this CPU, so it runs on the first --aa-n-per-class (novel) / --aa-base-n-per-class
+AutoAttack uses the official standard settings (laat_core.attacks.factory.make_autoattack). It costs about 14 s
+per correctly classified image on one core of this CPU (BENCHMARKS.md), so it runs on the first --aa-n-per-class (novel) / --aa-base-n-per-class
 (base) images of each class, in chunks of --aa-chunk images per class that are saved as they finish; after
 --budget-min no new chunk starts, and the table reports the n that was reached (--resume continues).
 """
@@ -95,25 +95,20 @@ def run_model(args) -> None:
             c = correctness(trained, split, attack, eps_255 / 255, args.n_per_class, args.seed, per_class)
             done = torch.cat([done, c], dim=1)
             tensors[key] = done.flatten().contiguous()
-            rows = [r for r in rows if (r["split"], r["eps_255"], r["attack"]) != (split, eps_255, attack)] + [
+            cell = {"model": args.model, "split": split, "eps_255": eps_255, "attack": attack}
+            earlier = [r for r in rows if r.items() >= cell.items()]  # this cell's previous chunks
+            rows = [r for r in rows if r not in earlier] + [
                 {
-                    "model": args.model,
-                    "split": split,
-                    "eps_255": eps_255,
-                    "attack": attack,
+                    **cell,
                     "accuracy": float(done.mean()),
                     "n": done.numel(),
-                    "seconds": time.perf_counter() - start + _seconds_so_far(rows, split, eps_255, attack),
+                    "seconds": time.perf_counter() - start + sum(r["seconds"] for r in earlier),
                 }
             ]
             print(json.dumps(rows[-1]), flush=True)
             meta.update(rows=json.dumps(rows), threads=str(torch.get_num_threads()))
             RESULTS.mkdir(parents=True, exist_ok=True)
             save_file(tensors, str(RESULTS / f"{args.model}.safetensors"), metadata=meta)
-
-
-def _seconds_so_far(rows: list[dict], split: str, eps_255: float, attack: str) -> float:
-    return sum(r["seconds"] for r in rows if (r["split"], r["eps_255"], r["attack"]) == (split, eps_255, attack))
 
 
 def load_results() -> dict:
