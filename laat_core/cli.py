@@ -246,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train on the embedded shapes data (base classes only)")
     p.add_argument("--method", default="laat", choices=("standard", "anchor-at", "laat", "trades"))
-    p.add_argument("--backbone", default="conv4-wide", choices=("conv4", "conv4-wide", "conv4-512", "resnet12", "resnet18"))
+    p.add_argument(
+        "--backbone", default="conv4-wide", choices=("conv4", "conv4-wide", "conv4-512", "resnet12", "resnet18")
+    )
     p.add_argument("--encoder", default="minilm")
     p.add_argument("--data", default="shapes", help="shapes | cifar-fs:<cifar-100 folder> | imagefolder:<root>")
     p.add_argument("--download", action="store_true", help="download CIFAR-100 with torchvision (online)")
