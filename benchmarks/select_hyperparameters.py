@@ -19,7 +19,7 @@ from laat_core.training import TrainConfig, train
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backbones", default="conv4")
+    parser.add_argument("--backbones", default=TrainConfig.backbone)
     parser.add_argument("--taus", default="0.05,0.1,0.2")
     parser.add_argument("--betas", default="0,1,4")
     parser.add_argument("--epochs", type=int, default=3)
