@@ -95,6 +95,24 @@ def cmd_anchors(args) -> int:
 
 
 # ---------------------------------------------------------------- train
+def _train_templates(args) -> tuple[str, ...]:
+    """--prompt (a template or 'ensemble') or --regime (a named anchor regime), never both."""
+    from laat_core.anchors import ENSEMBLE_TEMPLATES, check_templates
+    from laat_core.regimes import get_regime
+
+    if args.prompt and args.regime:
+        raise UserError("give either --prompt or --regime, not both")
+    if args.regime:
+        return get_regime(args.regime).templates
+    if args.prompt == "ensemble":
+        return ENSEMBLE_TEMPLATES
+    if args.prompt:
+        return check_templates((args.prompt,))
+    from laat_core.training import TrainConfig
+
+    return TrainConfig().templates
+
+
 def cmd_train(args) -> int:
     from laat_core.training import TrainConfig, train
 
@@ -102,6 +120,7 @@ def cmd_train(args) -> int:
         method=args.method,
         backbone=args.backbone,
         encoder=args.encoder,
+        templates=_train_templates(args),
         tau=args.tau,
         beta=args.beta,
         epochs=args.epochs,
@@ -109,8 +128,9 @@ def cmd_train(args) -> int:
         lr=args.lr,
         eps=args.eps,
         attack_steps=args.steps,
-        attack_alpha=args.alpha if args.alpha is not None else 2.5 * args.eps / max(args.steps, 1),
+        attack_alpha=args.alpha,
         fast=args.fast,
+        bn_mode=args.bn_mode,
         n_per_class=args.n_per_class,
         seed=args.seed,
         data_seed=args.data_seed,
@@ -244,28 +264,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_anchors)
 
+    from laat_core.decorrelation import METHODS as DECORRELATIONS
+    from laat_core.losses import BN_MODES
+    from laat_core.methods import METHODS
+    from laat_core.models.backbones import BACKBONES
+    from laat_core.regimes import REGIMES
+    from laat_core.training import TrainConfig
+
+    d = TrainConfig()  # every default is written once, in TrainConfig
     p = sub.add_parser("train", help="train on the embedded shapes data (base classes only)")
-    p.add_argument("--method", default="laat", choices=("standard", "anchor-at", "laat", "trades"))
     p.add_argument(
-        "--backbone", default="conv4-wide", choices=("conv4", "conv4-wide", "conv4-512", "resnet12", "resnet18")
+        "--method",
+        default=d.method,
+        choices=list(METHODS),
+        help="; ".join(f"{name}: {method.summary}" for name, method in METHODS.items()),
     )
-    p.add_argument("--encoder", default="minilm")
-    p.add_argument("--data", default="shapes", help="shapes | cifar-fs:<cifar-100 folder> | imagefolder:<root>")
+    p.add_argument("--backbone", default=d.backbone, choices=list(BACKBONES))
+    p.add_argument("--encoder", default=d.encoder)
+    p.add_argument("--prompt", help=f"template with {{}} or 'ensemble' (default {d.templates[0]!r})")
+    p.add_argument(
+        "--regime",
+        choices=list(REGIMES),
+        help="named anchor regime (sets the prompt): "
+        + "; ".join(f"{r.name}: {r.description}" for r in REGIMES.values()),
+    )
+    p.add_argument("--data", default=d.data, help="shapes | cifar-fs:<cifar-100 folder> | imagefolder:<root>")
     p.add_argument("--download", action="store_true", help="download CIFAR-100 with torchvision (online)")
-    p.add_argument("--head", default="cosine", choices=("cosine", "linear"), help="linear: non-zero-shot baseline")
-    p.add_argument("--anchors", default="auto", choices=("auto", "expansion", "center", "none"))
-    p.add_argument("--tau", type=float, default=0.2, help="cosine temperature (chosen on base-class validation data)")
-    p.add_argument("--beta", type=float, default=4.0, help="smoothness weight (laat) or KL weight (trades)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--eps", type=parse_eps, default=8 / 255)
-    p.add_argument("--steps", type=positive_int, default=7, help="PGD steps of the training attack")
+    p.add_argument("--head", default=d.head, choices=("cosine", "linear"), help="linear: non-zero-shot baseline")
+    p.add_argument("--anchors", default=d.anchors, choices=("auto", *DECORRELATIONS))
+    p.add_argument("--tau", type=float, default=d.tau, help="cosine temperature (chosen on base-class validation data)")
+    p.add_argument("--beta", type=float, default=d.beta, help="smoothness weight (laat) or KL weight (trades)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--eps", type=parse_eps, default=d.eps)
+    p.add_argument("--steps", type=positive_int, default=d.attack_steps, help="PGD steps of the training attack")
     p.add_argument("--alpha", type=parse_eps, help="PGD step size (default 2.5 * eps / steps)")
     p.add_argument("--fast", action="store_true", help="FGSM with random start instead of PGD (fast AT)")
-    p.add_argument("--n-per-class", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument(
+        "--bn-mode",
+        default=d.bn_mode,
+        choices=BN_MODES,
+        help="joint: clean and adversarial batches in one forward; separate: two forwards (official code)",
+    )
+    p.add_argument("--n-per-class", type=int, default=d.n_per_class)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--data-seed", type=int, default=d.data_seed)
     p.add_argument("--time-budget", type=float, help="seconds; stop after the epoch that crosses it")
     p.add_argument("--resume", help="checkpoint to continue from")
     p.add_argument("--out", help="checkpoint path (default runs/shapes-<method>.safetensors)")

@@ -22,11 +22,30 @@ def smoothness(features_clean: torch.Tensor, features_adv: torch.Tensor) -> torc
     return (1 - F.cosine_similarity(features_clean, features_adv, dim=1)).mean()
 
 
-def laat_loss(model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, beta: float) -> dict:
-    # One forward over clean and adversarial images together: one DDP forward per backward.
-    logits, features = model(torch.cat([x, x_adv]), return_features=True)
-    clean, adv = features.split(len(x))
-    ace = alignment_cross_entropy(logits[len(x) :], y)
+BN_MODES = ("joint", "separate")
+
+
+def clean_and_adversarial(model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, bn_mode: str = "joint"):
+    """(logits, features) of the clean and the adversarial batch, as two (clean, adv) pairs.
+
+    joint:    one forward over both batches together (BatchNorm sees their mixed statistics);
+    separate: two forwards, each batch normalised with its own statistics, as the official code does.
+    """
+    if bn_mode == "joint":
+        logits, features = model(torch.cat([x, x_adv]), return_features=True)
+        return logits.split(len(x)), features.split(len(x))
+    if bn_mode == "separate":
+        clean_logits, clean_features = model(x, return_features=True)
+        adv_logits, adv_features = model(x_adv, return_features=True)
+        return (clean_logits, adv_logits), (clean_features, adv_features)
+    raise ValueError(f"unknown BatchNorm mode {bn_mode!r}: choose one of {', '.join(BN_MODES)}")
+
+
+def laat_loss(
+    model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, beta: float, bn_mode: str = "joint"
+) -> dict:
+    (_, logits_adv), (clean, adv) = clean_and_adversarial(model, x, x_adv, bn_mode)
+    ace = alignment_cross_entropy(logits_adv, y)
     smooth = smoothness(clean, adv)
     return {"loss": ace + beta * smooth, "ace": ace.detach(), "smooth": smooth.detach()}
 
@@ -36,10 +55,11 @@ def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> di
     return {"loss": loss, "ce": loss.detach()}
 
 
-def trades_loss(model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, beta: float) -> dict:
+def trades_loss(
+    model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, beta: float, bn_mode: str = "joint"
+) -> dict:
     """TRADES (Zhang et al. 2019): clean CE + beta * KL(p(x) || p(x_adv))."""
-    logits = model(torch.cat([x, x_adv]))
-    clean, adv = logits.split(len(x))
+    (clean, adv), _ = clean_and_adversarial(model, x, x_adv, bn_mode)
     ce = F.cross_entropy(clean, y)
     kl = F.kl_div(F.log_softmax(adv, dim=1), F.softmax(clean, dim=1), reduction="batchmean")
     return {"loss": ce + beta * kl, "ce": ce.detach(), "kl": kl.detach()}

@@ -1,9 +1,6 @@
-"""One training loop for every method: standard, anchor-at, laat, trades.
+"""One training loop for every registered method (laat_core.methods: standard, anchor-at, laat, ...).
 
-    standard   clean cross-entropy against the (expanded) anchors
-    anchor-at  PGD adversarial training against the raw anchors (the naive approach)
-    laat       expanded anchors, alignment CE on PGD images + beta * smoothness (official "TRADES-cos")
-    trades     TRADES with the cosine head over expanded anchors (KL inner maximisation)
+A method brings its loss, its training attack and its anchors' de-correlation; the loop is shared.
 
 Runs unchanged under torchrun (DistributedDataParallel: gloo on CPU, nccl on GPU).
 """
@@ -27,14 +24,16 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from laat_core import losses
 from laat_core.anchors import DEFAULT_TEMPLATE, encode_anchors
 from laat_core.data.sources import DataSource, hold_out, stack
+from laat_core.decorrelation import METHODS as DECORRELATIONS
 from laat_core.decorrelation import decorrelate
+from laat_core.losses import BN_MODES
+from laat_core.methods import METHODS, Method, get_method
 from laat_core.models.classifier import DEFAULT_MEAN, DEFAULT_STD
 from laat_core.trained import TrainedModel, build_model, load_trained, save_trained
 
-METHODS = ("standard", "anchor-at", "laat", "trades")
+__all__ = ["METHODS", "EpochLog", "TrainConfig", "train"]
 
 
 @dataclass
@@ -44,7 +43,7 @@ class TrainConfig:
     head: str = "cosine"  # cosine: fixed anchors (zero-shot); linear: ordinary learned classifier (baseline)
     encoder: str = "minilm"
     templates: tuple[str, ...] = (DEFAULT_TEMPLATE,)
-    anchors: str = "auto"  # auto: raw for anchor-at, expanded otherwise; or expansion|center|none
+    anchors: str = "auto"  # auto: the method's own (e.g. raw for anchor-at); or expansion|center|none
     tau: float = 0.2  # chosen on base-class validation data (benchmarks/select_hyperparameters.py)
     beta: float = 4.0  # smoothness weight (laat; chosen like tau) or KL weight (trades)
     epochs: int = 10
@@ -54,8 +53,9 @@ class TrainConfig:
     weight_decay: float = 5e-4
     eps: float = 8 / 255
     attack_steps: int = 7
-    attack_alpha: float = 2 / 255
+    attack_alpha: float | None = None  # PGD step of the training attack; None: 2.5 * eps / attack_steps
     fast: bool = False  # FGSM with random start ("fast AT", Wong et al. 2020) instead of PGD
+    bn_mode: str = "joint"  # joint: clean+adversarial in one forward; separate: two forwards (official code)
     data: str = "shapes"  # shapes | cifar-fs:<root> | imagefolder:<root> (laat_core.data.sources)
     download: bool = False  # let torchvision download CIFAR-100 (online only)
     n_per_class: int = 200  # training images per base class (shapes data; real data uses all)
@@ -67,27 +67,38 @@ class TrainConfig:
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
+        method = get_method(self.method)  # ValueError listing the registered methods
         if self.epochs < 1 or self.batch_size < 1 or self.n_per_class < 1:
             raise ValueError("epochs, batch size and images per class must be positive")
         if self.head not in ("cosine", "linear"):
             raise ValueError(f"unknown head {self.head!r}: use cosine or linear")
-        if self.head == "linear" and self.method == "laat":
-            raise ValueError("laat needs the cosine head: its smoothness loss lives in the anchor space")
+        if self.head not in method.heads:
+            raise ValueError(f"{self.method} needs the {' or '.join(method.heads)} head, not {self.head}")
         if not (self.tau > 0 and self.lr > 0 and self.beta >= 0 and self.eps >= 0):
             raise ValueError("tau and lr must be positive; beta and eps non-negative")
+        if self.bn_mode not in BN_MODES:
+            raise ValueError(f"unknown BatchNorm mode {self.bn_mode!r}: choose one of {', '.join(BN_MODES)}")
+        if self.anchors != "auto" and self.anchors not in DECORRELATIONS:
+            raise ValueError(f"unknown anchors {self.anchors!r}: use auto or one of {', '.join(DECORRELATIONS)}")
+        if self.attack_steps < 1:
+            raise ValueError("the training attack needs at least one step")
+        if self.attack_alpha is None:  # the one place this default is written
+            self.attack_alpha = 2.5 * self.eps / self.attack_steps
         self.templates = tuple(self.templates)
+        if not self.templates:
+            raise ValueError("give at least one prompt template")
+
+    @property
+    def method_spec(self) -> Method:
+        return get_method(self.method)
 
     @property
     def adversarial(self) -> bool:
-        return self.method != "standard"
+        return self.method_spec.adversarial
 
     @property
     def decorrelation(self) -> str:
-        if self.anchors != "auto":
-            return self.anchors
-        return "none" if self.method == "anchor-at" else "expansion"
+        return self.method_spec.anchors if self.anchors == "auto" else self.anchors
 
 
 @dataclass
@@ -137,25 +148,17 @@ def make_anchor_set(config: TrainConfig, base: list[str], novel: list[str]):
 
 
 def _train_attack(model, config: TrainConfig):
-    if config.method == "standard":
+    kind = config.method_spec.attack
+    if kind == "none":
         return None
-    if config.method == "trades":
-        return torchattacks.TPGD(model, eps=config.eps, alpha=config.attack_alpha, steps=config.attack_steps)
+    if kind == "trades-kl":  # fast: one KL step of FGSM-RS's size, the same attack budget as FFGSM
+        steps, alpha = (1, 1.25 * config.eps) if config.fast else (config.attack_steps, config.attack_alpha)
+        return torchattacks.TPGD(model, eps=config.eps, alpha=alpha, steps=steps)
     if config.fast:
         return torchattacks.FFGSM(model, eps=config.eps, alpha=1.25 * config.eps)
     return torchattacks.PGD(
         model, eps=config.eps, alpha=config.attack_alpha, steps=config.attack_steps, random_start=True
     )
-
-
-def _loss(config: TrainConfig, model, x, x_adv, y) -> dict:
-    if config.method == "standard":
-        return losses.cross_entropy_loss(model, x, y)
-    if config.method == "anchor-at":
-        return losses.cross_entropy_loss(model, x_adv, y)
-    if config.method == "laat":
-        return losses.laat_loss(model, x, x_adv, y, config.beta)
-    return losses.trades_loss(model, x, x_adv, y, config.beta)
 
 
 @torch.no_grad()
@@ -309,7 +312,7 @@ def _train_epoch(
         x, y = x.to(device), y.to(device)
         x_adv = attack(x, y) if attack is not None else None
         net.train()
-        result = _loss(config, net, x, x_adv, y)
+        result = config.method_spec.loss(net, x, x_adv, y, config.beta, config.bn_mode)
         optimizer.zero_grad(set_to_none=True)
         result["loss"].backward()
         optimizer.step()

@@ -1,0 +1,415 @@
+"""The LAAT ablation: every registered method x anchor regime x training seed, one budget for all.
+
+Each cell trains one model on the base classes (checkpoint after every epoch in runs/ablation/, resumed if
+the run was cut), then measures it on fresh images never seen in training or validation: base (48-way) and
+novel (16-way zero-shot) classes, clean / FGSM / PGD-20 at 8/255, model in eval mode. Per-image
+correctness is kept, so methods can be compared on the same images. The cell's result is written
+atomically to benchmarks/ablation/<regime>/<row>-seed<k>.json, and a finished cell is never redone: the
+same command continues after an interruption.
+
+    # two workers, one core each (the cells are split between them), then the tables:
+    OMP_NUM_THREADS=1 python benchmarks/ablation.py --worker 0/2 &
+    OMP_NUM_THREADS=1 python benchmarks/ablation.py --worker 1/2; wait
+    OMP_NUM_THREADS=1 python benchmarks/ablation.py --autoattack 2 --worker 0/1   # AutoAttack subset, resumable
+    python benchmarks/ablation.py --combine      # tables for BENCHMARKS.md + assets/ablation_summary.json
+
+Budget (the same for every row, stated in the output): BUDGET below. Hyperparameters are TrainConfig's
+(tau 0.2, beta 4), chosen earlier on base-class validation data of the mild regime only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+from scipy import stats
+
+from laat_core.attacks import AttackSpec
+from laat_core.checkpoint import read_metadata
+from laat_core.data import shapes
+from laat_core.evaluation import predict_adversarial, sanity_warnings
+from laat_core.methods import METHODS
+from laat_core.regimes import REGIMES
+from laat_core.trained import load_trained
+from laat_core.training import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "ablation"
+CHECKPOINTS = ROOT / "runs" / "ablation"
+SUMMARY = ROOT / "assets" / "ablation_summary.json"
+# One budget for every row and regime: fast AT (FGSM-RS; TRADES takes one KL step of the same size).
+BUDGET = {"epochs": 8, "n_per_class": 150, "fast": True, "val_per_class": 20, "val_pgd_images": 256}
+# Rows: (label, method, TrainConfig overrides). Every registered method, plus LAAT with the official
+# code's separate BatchNorm passes (the default is chosen from this pair by base-val PGD-10).
+ROWS = [(name, name, {}) for name in METHODS] + [("laat-bn-separate", "laat", {"bn_mode": "separate"})]
+EVAL_SEED = 777  # evaluation images: training used data seed 0, validation 1000003
+EVAL_PER_CLASS = {"novel": 25, "base": 10}
+ATTACKS = ("none", "fgsm", "pgd")
+AA_ROWS = ("anchor-at", "laat")
+# The order cells run in within a seed: the comparison that matters first.
+PRIORITY = (
+    "anchor-at",
+    "laat",
+    "standard",
+    "anchor-at-expansion",
+    "anchor-at-center",
+    "trades",
+    "laat-bn-separate",
+)  # AutoAttack (the final word) on a stated subset of novel images
+
+
+def cells(regimes: list[str], rows: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:
+    # Seed-major, so an interrupted run has every row of the first seeds rather than all seeds of some rows.
+    return [(regime, row, seed) for seed in seeds for regime in regimes for row in rows]
+
+
+def result_path(regime: str, row: str, seed: int) -> Path:
+    return RESULTS / regime / f"{row}-seed{seed}.json"
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def config_for(regime: str, row: str, seed: int) -> TrainConfig:
+    label, method, overrides = next(r for r in ROWS if r[0] == row)
+    return TrainConfig(method=method, templates=REGIMES[regime].templates, seed=seed, **BUDGET, **overrides)
+
+
+def train_cell(regime: str, row: str, seed: int) -> tuple[Path, float]:
+    config = config_for(regime, row, seed)
+    path = CHECKPOINTS / regime / f"{row}-seed{seed}.safetensors"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    resume = path if path.exists() and read_metadata(path)["epochs_done"] < config.epochs else None
+    start = time.perf_counter()
+    if resume or not path.exists():
+        train(config, out=path, resume=resume, progress=False)
+    return path, time.perf_counter() - start
+
+
+def correctness(trained, split: str, attack: str, eps: float, n_per_class: int, steps: int = 20) -> str:
+    """Per-image 0/1 correctness as a string, class-major, on the fixed fresh evaluation images."""
+    names = trained.names_for(split)
+    images, labels = shapes.make_split(names, n_per_class, seed=EVAL_SEED).tensors
+    spec = AttackSpec(attack, eps, steps=steps, seed=EVAL_SEED)
+    predictions = predict_adversarial(trained.head_for(names), images, labels, spec, len(names), batch_size=400)
+    return "".join("1" if ok else "0" for ok in (predictions == labels).tolist())
+
+
+def run_cell(regime: str, row: str, seed: int) -> None:
+    out = result_path(regime, row, seed)
+    if out.exists():
+        return
+    path, seconds = train_cell(regime, row, seed)
+    trained = load_trained(path)
+    start = time.perf_counter()
+    bits = {
+        f"{split}|{attack}": correctness(trained, split, attack, 8 / 255, n)
+        for split, n in EVAL_PER_CLASS.items()
+        for attack in ATTACKS
+    }
+    large = correctness(trained, "novel", "pgd", 64 / 255, 5)
+    last = trained.metadata["log"][-1]
+    write_json(
+        out,
+        {
+            "regime": regime,
+            "row": row,
+            "method": trained.metadata["training"]["method"],
+            "seed": seed,
+            "training": trained.metadata["training"],
+            "train_seconds": seconds,
+            "eval_seconds": time.perf_counter() - start,
+            "base_val_clean": last["val_clean_acc"],
+            "base_val_pgd10": last["val_pgd_acc"],
+            "eval": {"seed": EVAL_SEED, "per_class": EVAL_PER_CLASS, "eps": "8/255", "pgd_steps": 20},
+            "correct": bits,
+            "pgd20_eps64_novel": large.count("1") / len(large),
+            "threads": torch.get_num_threads(),
+            "machine": platform.platform(),
+            "commit": _commit(),
+            "date": time.strftime("%Y-%m-%d"),
+        },
+    )
+    print(f"{regime} {row} seed {seed}: train {seconds:.0f} s, novel PGD-20 {_acc(bits['novel|pgd']):.3f}", flush=True)
+
+
+def run_autoattack(regime: str, row: str, seed: int, n_per_class: int) -> None:
+    """AutoAttack (official standard settings) on the first n_per_class novel evaluation images per class."""
+    out = result_path(regime, row, seed)
+    if not out.exists():
+        return
+    result = json.loads(out.read_text())
+    if result.get("autoattack", {}).get("n_per_class", 0) >= n_per_class:
+        return
+    trained = load_trained(CHECKPOINTS / regime / f"{row}-seed{seed}.safetensors")
+    names = trained.names_for("novel")
+    images, labels = shapes.make_split(names, EVAL_PER_CLASS["novel"], seed=EVAL_SEED).tensors
+    keep = torch.arange(len(labels)).view(len(names), -1)[:, :n_per_class].flatten()
+    start = time.perf_counter()
+    spec = AttackSpec("autoattack", 8 / 255, seed=EVAL_SEED)
+    predictions = predict_adversarial(trained.head_for(names), images[keep], labels[keep], spec, len(names))
+    result["autoattack"] = {
+        "n_per_class": n_per_class,
+        "correct": "".join("1" if ok else "0" for ok in (predictions == labels[keep]).tolist()),
+        "seconds": time.perf_counter() - start,
+        "commit": _commit(),
+    }
+    write_json(out, result)
+    print(f"{regime} {row} seed {seed}: AutoAttack {_acc(result['autoattack']['correct']):.3f}", flush=True)
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def _priority(row: str) -> int:
+    return PRIORITY.index(row) if row in PRIORITY else len(PRIORITY)
+
+
+def _acc(bits: str) -> float:
+    return bits.count("1") / max(len(bits), 1)
+
+
+def _bits(bits: str) -> torch.Tensor:
+    return torch.tensor([c == "1" for c in bits], dtype=torch.float32)
+
+
+# ---------------------------------------------------------------- combine
+def load_all() -> dict[tuple[str, str], list[dict]]:
+    table: dict[tuple[str, str], list[dict]] = {}
+    for path in sorted(RESULTS.glob("*/*.json")):
+        result = json.loads(path.read_text())
+        table.setdefault((result["regime"], result["row"]), []).append(result)
+    return table
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else float("nan")
+    return mean, sd
+
+
+def metrics(result: dict) -> dict[str, float]:
+    values = {f"{key}": _acc(bits) for key, bits in result["correct"].items()}
+    values["base_val_pgd10"] = result["base_val_pgd10"] if result["base_val_pgd10"] is not None else float("nan")
+    if "autoattack" in result:
+        values["novel|autoattack"] = _acc(result["autoattack"]["correct"])
+    return values
+
+
+def paired(a: list[dict], b: list[dict], key: str = "novel|pgd") -> dict | None:
+    """LAAT - anchor-AT on the same images: per-seed differences (t interval over seeds) and the pooled
+    image-level difference (normal interval), on the seeds both rows have."""
+    seeds = sorted({r["seed"] for r in a} & {r["seed"] for r in b})
+    if not seeds:
+        return None
+    by_seed_a, by_seed_b = {r["seed"]: r for r in a}, {r["seed"]: r for r in b}
+    per_seed, pooled = [], []
+    for seed in seeds:
+        if key == "novel|autoattack":
+            if "autoattack" not in by_seed_a[seed] or "autoattack" not in by_seed_b[seed]:
+                continue
+            x, y = _bits(by_seed_a[seed]["autoattack"]["correct"]), _bits(by_seed_b[seed]["autoattack"]["correct"])
+            k = min(len(x), len(y))
+            x, y = x[:k], y[:k]  # same first-k images per class only when n_per_class matches
+        else:
+            x, y = _bits(by_seed_a[seed]["correct"][key]), _bits(by_seed_b[seed]["correct"][key])
+        per_seed.append(float((x - y).mean()))
+        pooled.append(x - y)
+    if not per_seed:
+        return None
+    diff = torch.cat(pooled)
+    mean = sum(per_seed) / len(per_seed)
+    t_half = (
+        float(stats.t.ppf(0.975, len(per_seed) - 1)) * mean_sd(per_seed)[1] / math.sqrt(len(per_seed))
+        if len(per_seed) > 1
+        else float("nan")
+    )
+    return {
+        "seeds": len(per_seed),
+        "mean": mean,
+        "ci95_over_seeds": t_half,
+        "per_seed": per_seed,
+        "images": len(diff),
+        "ci95_images": 1.96 * float(diff.std(unbiased=True)) / math.sqrt(len(diff)),
+    }
+
+
+COLUMNS = [
+    ("base_val_pgd10", "base-val PGD-10"),
+    ("base|none", "base clean"),
+    ("base|pgd", "base PGD-20"),
+    ("novel|none", "novel clean"),
+    ("novel|fgsm", "novel FGSM"),
+    ("novel|pgd", "novel PGD-20"),
+    ("novel|autoattack", "novel AutoAttack"),
+]
+
+
+def combine() -> dict:
+    table = load_all()
+    regimes = [r for r in REGIMES if any(k[0] == r for k in table)]
+    summary: dict = {"budget": BUDGET, "eval": {"seed": EVAL_SEED, "per_class": EVAL_PER_CLASS}, "regimes": {}}
+    print(
+        f"Budget: {BUDGET}, conv4-wide, tau {TrainConfig.tau}, beta {TrainConfig.beta}; eps 8/255; mean ± sd over seeds\n"
+    )
+    print("| regime | row | seeds | " + " | ".join(c[1] for c in COLUMNS) + " |")
+    print("|---|---|---|" + "---|" * len(COLUMNS))
+    warnings = []
+    for regime in regimes:
+        summary["regimes"][regime] = {"templates": list(REGIMES[regime].templates), "rows": {}}
+        for row, _, _ in ROWS:
+            results = table.get((regime, row))
+            if not results:
+                continue
+            per_metric: dict[str, list[float]] = {}
+            for result in results:
+                for key, value in metrics(result).items():
+                    per_metric.setdefault(key, []).append(value)
+                m = metrics(result)
+                checks = {a: m[f"novel|{a}"] for a in ("none", "fgsm", "pgd")}
+                if "novel|autoattack" in m:
+                    k = len(result["autoattack"]["correct"])
+                    checks = {a: _acc(_first_k(result["correct"][f"novel|{a}"], k)) for a in ("none", "fgsm", "pgd")}
+                    checks["autoattack"] = m["novel|autoattack"]
+                warnings += [
+                    f"{regime} {row} seed {result['seed']}: {w}"
+                    for w in sanity_warnings(checks, result["pgd20_eps64_novel"], chance=1 / 16)
+                ]
+            cells, row_summary = [], {}
+            for key, _ in COLUMNS:
+                values = [v for v in per_metric.get(key, []) if not math.isnan(v)]
+                if not values:
+                    cells.append("—")
+                    continue
+                mean, sd = mean_sd(values)
+                row_summary[key] = {"mean": mean, "sd": sd, "n_seeds": len(values)}
+                cells.append(f"{mean:.3f} ± {sd:.3f}" + (f" ({len(values)})" if len(values) != len(results) else ""))
+            summary["regimes"][regime]["rows"][row] = row_summary
+            print(f"| {regime} | {row} | {len(results)} | " + " | ".join(cells) + " |")
+    print("\nPaired LAAT − anchor-AT on novel classes (same images; t interval over seeds, normal over images):\n")
+    print(
+        "| regime | attack | seeds | mean | 95% over seeds | per seed | images | 95% over images |\n|---|---|---|---|---|---|---|---|"
+    )
+    for regime in regimes:
+        summary["regimes"][regime]["paired"] = {}
+        for key in ("novel|none", "novel|pgd", "novel|autoattack"):
+            result = paired(table.get((regime, "laat"), []), table.get((regime, "anchor-at"), []), key)
+            if result is None:
+                continue
+            summary["regimes"][regime]["paired"][key] = result
+            print(
+                f"| {regime} | {key.split('|')[1]} | {result['seeds']} | {result['mean']:+.3f} | ± {result['ci95_over_seeds']:.3f} | "
+                + ", ".join(f"{v:+.3f}" for v in result["per_seed"])
+                + f" | {result['images']} | ± {result['ci95_images']:.3f} |"
+            )
+    per_class(table, regimes, summary)
+    print("\nGradient-masking warnings:", warnings or "none")
+    summary["warnings"] = warnings
+    summary["anchor_stats"] = anchor_statistics(regimes)
+    write_json(SUMMARY, summary)
+    print(f"wrote {SUMMARY}")
+    return summary
+
+
+def _first_k(bits: str, k_total: int, n_classes: int = 16) -> str:
+    per = len(bits) // n_classes
+    k = k_total // n_classes
+    return "".join(bits[c * per : c * per + k] for c in range(n_classes))
+
+
+def per_class(table: dict, regimes: list[str], summary: dict) -> None:
+    """Novel PGD-20 accuracy per class (mean over seeds): is the benchmark bimodal?"""
+    _, novel = shapes.default_split()
+    rows = [r for r in ("standard", "anchor-at", "laat") if any((g, r) in table for g in regimes)]
+    print(
+        f"\nPer novel class, PGD-20 at 8/255, mean over seeds ({EVAL_PER_CLASS['novel']} images per class and seed):\n"
+    )
+    print("| class | " + " | ".join(f"{g} {r}" for g in regimes for r in rows) + " |")
+    print("|---|" + "---|" * (len(regimes) * len(rows)))
+    grid = {}
+    for g in regimes:
+        for r in rows:
+            results = table.get((g, r), [])
+            if results:
+                acc = torch.stack([_bits(x["correct"]["novel|pgd"]).view(len(novel), -1).mean(1) for x in results])
+                grid[(g, r)] = acc.mean(0)
+    for i, name in enumerate(novel):
+        print(
+            f"| {name} | "
+            + " | ".join(f"{grid[(g, r)][i]:.2f}" if (g, r) in grid else "—" for g in regimes for r in rows)
+            + " |"
+        )
+    for (g, r), acc in grid.items():
+        summary["regimes"][g].setdefault("per_class_novel_pgd", {})[r] = dict(zip(novel, acc.tolist(), strict=True))
+    print("\nDistribution of per-class novel PGD-20 accuracy (number of the 16 classes per bin):\n")
+    bins = [0, 0.2, 0.4, 0.6, 0.8, 1.0001]
+    print(
+        "| regime row | "
+        + " | ".join(f"{lo:.1f}–{min(hi, 1):.1f}" for lo, hi in zip(bins, bins[1:], strict=False))
+        + " |"
+    )
+    print("|---|" + "---|" * (len(bins) - 1))
+    for (g, r), acc in grid.items():
+        counts = [int(((acc >= lo) & (acc < hi)).sum()) for lo, hi in zip(bins, bins[1:], strict=False)]
+        print(f"| {g} {r} | " + " | ".join(map(str, counts)) + " |")
+
+
+def anchor_statistics(regimes: list[str]) -> dict:
+    from laat_core.anchors import anchor_stats, encode_anchors
+    from laat_core.decorrelation import decorrelate
+
+    base, novel = shapes.default_split()
+    names = base + novel
+    out = {}
+    for regime in regimes:
+        raw = encode_anchors(TrainConfig.encoder, names, REGIMES[regime].templates)
+        expanded = decorrelate(raw, "expansion", n_base=len(base)).anchors
+        out[regime] = {
+            "raw": anchor_stats(raw, names).to_dict(),
+            "expanded": anchor_stats(expanded, names).to_dict(),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--regimes", default=",".join(REGIMES))
+    parser.add_argument("--rows", default=",".join(sorted((r[0] for r in ROWS), key=_priority)))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--worker", default="0/1", help="i/k: run every k-th cell starting at i")
+    parser.add_argument("--autoattack", type=int, default=0, help="AutoAttack on this many novel images per class")
+    parser.add_argument("--combine", action="store_true")
+    args = parser.parse_args()
+    if args.combine:
+        combine()
+        return
+    index, count = (int(v) for v in args.worker.split("/"))
+    todo = cells(args.regimes.split(","), args.rows.split(","), [int(s) for s in args.seeds.split(",")])
+    if args.autoattack:
+        todo = [c for c in todo if c[1] in AA_ROWS]
+    for regime, row, seed in todo[index::count]:
+        if args.autoattack:
+            run_autoattack(regime, row, seed, args.autoattack)
+        else:
+            run_cell(regime, row, seed)
+
+
+if __name__ == "__main__":
+    main()
