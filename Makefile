@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install demo test lint bench bench-robustness shipped-models clean
+.PHONY: install demo test lint bench bench-robustness bench-ablation shipped-models clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench-robustness: install
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_robustness.py --model anchor-at & \
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_robustness.py --model standard; wait
 	$(PY) benchmarks/bench_robustness.py --combine --curves
+
+# The LAAT ablation (methods x anchor regimes x 3 training seeds), resumable: re-run to continue. Hours on 2 cores.
+bench-ablation: install
+	PY=$(PY) bash benchmarks/run_ablation.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -9,8 +11,14 @@ from plotly.subplots import make_subplots
 GROUP_COLOURS = {"base": "#1f77b4", "novel": "#d62728"}
 
 
+def safe(names: list[str]) -> list[str]:
+    """Class names as plain text: plotly renders <b>, <i>, <br> and friends in labels."""
+    return [html.escape(name, quote=False) for name in names]
+
+
 def cosine_heatmaps(names: list[str], before: np.ndarray, after: np.ndarray, method: str) -> go.Figure:
     """Before and after side by side on one shared colour scale, hover shows both class names."""
+    names = safe(names)
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=("before: raw anchors", f"after: {method}"), horizontal_spacing=0.08
     )
@@ -43,6 +51,7 @@ def cosine_histogram(before: np.ndarray, after: np.ndarray) -> go.Figure:
 
 
 def anchor_maps(names: list[str], before: np.ndarray, after: np.ndarray, method_label: str, n_base: int) -> go.Figure:
+    names = safe(names)
     fig = make_subplots(rows=1, cols=2, subplot_titles=(f"before ({method_label})", f"after ({method_label})"))
     kind = ["base" if i < n_base else "novel" for i in range(len(names))]
     for col, coords in ((1, before), (2, after)):
@@ -71,10 +80,10 @@ def anchor_maps(names: list[str], before: np.ndarray, after: np.ndarray, method_
 
 def probability_bars(before: dict[str, float], after: dict[str, float], title: str) -> go.Figure:
     fig = go.Figure()
-    fig.add_trace(go.Bar(y=list(before), x=list(before.values()), orientation="h", name="clean"))
-    fig.add_trace(go.Bar(y=list(after), x=list(after.values()), orientation="h", name="adversarial"))
+    fig.add_trace(go.Bar(y=safe(list(before)), x=list(before.values()), orientation="h", name="clean"))
+    fig.add_trace(go.Bar(y=safe(list(after)), x=list(after.values()), orientation="h", name="adversarial"))
     fig.update_layout(
-        title=title,
+        title=html.escape(title, quote=False),
         barmode="group",
         height=300,
         xaxis={"range": [0, 1], "title": "probability"},
@@ -123,4 +132,48 @@ def training_curves(log: list[dict]) -> go.Figure:
             fig.add_trace(go.Scatter(x=epochs, y=[e.get(key) for e in log], name=label, mode="lines+markers"), 1, 2)
     fig.update_yaxes(range=[0, 1], row=1, col=2)
     fig.update_layout(height=320, margin={"t": 40, "l": 10, "r": 10, "b": 10})
+    return fig
+
+
+def regime_heatmaps(matrices: dict[str, tuple[list[str], np.ndarray, np.ndarray]]) -> go.Figure:
+    """One row per anchor regime: the raw and the expanded anchors' cosine matrix, one colour scale."""
+    regimes = list(matrices)
+    titles = [f"{regime}: {kind}" for regime in regimes for kind in ("raw anchors", "after expansion")]
+    fig = make_subplots(rows=len(regimes), cols=2, subplot_titles=titles, vertical_spacing=0.08)
+    hover = "%{y}<br>%{x}<br>cosine: %{z:.3f}<extra></extra>"
+    for r, regime in enumerate(regimes, start=1):
+        names, raw, expanded = matrices[regime]
+        for col, matrix in ((1, raw), (2, expanded)):
+            fig.add_trace(go.Heatmap(z=matrix, x=names, y=names, coloraxis="coloraxis", hovertemplate=hover), r, col)
+            fig.update_yaxes(autorange="reversed", showticklabels=False, row=r, col=col)
+            fig.update_xaxes(showticklabels=False, row=r, col=col)
+    fig.update_layout(
+        coloraxis={"colorscale": "RdBu_r", "cmin": -1, "cmax": 1, "colorbar": {"title": "cosine"}},
+        height=380 * len(regimes),
+        margin={"t": 40, "l": 10, "r": 10, "b": 10},
+    )
+    return fig
+
+
+def method_bars(results: list, metric_label: str) -> go.Figure:
+    """Accuracy per method, one bar group per regime, 95% intervals over training seeds as error bars."""
+    fig = go.Figure()
+    for regime in dict.fromkeys(r.regime for r in results):
+        rows = [r for r in results if r.regime == regime]
+        fig.add_trace(
+            go.Bar(
+                x=[r.row for r in rows],
+                y=[r.mean for r in rows],
+                name=regime,
+                error_y={"type": "data", "array": [0 if np.isnan(r.ci95) else r.ci95 for r in rows], "visible": True},
+                customdata=[r.n_seeds for r in rows],
+                hovertemplate="%{x}: %{y:.3f} (%{customdata} seeds)<extra>" + regime + "</extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        height=380,
+        yaxis={"title": metric_label, "range": [0, 1]},
+        margin={"t": 30, "l": 10, "r": 10, "b": 10},
+    )
     return fig

@@ -20,6 +20,9 @@ SHIPPED = {
     "standard (shipped)": ASSETS / "models" / "shapes-standard.safetensors",
     "LAAT (shipped)": ASSETS / "models" / "shapes-laat.safetensors",
     "anchor-AT (shipped)": ASSETS / "models" / "shapes-anchor-at.safetensors",
+    # the clip-like anchor regime's models from the ablation (benchmarks/ablation.py --ship)
+    "LAAT clip-like (shipped)": ASSETS / "models" / "shapes-clip-like-laat.safetensors",
+    "anchor-AT clip-like (shipped)": ASSETS / "models" / "shapes-clip-like-anchor-at.safetensors",
 }
 CLIP_LABEL = "CLIP zero-shot"
 CURVES = ASSETS / "models" / "robustness_curves.json"

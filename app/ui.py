@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import queue
@@ -33,13 +34,27 @@ from laat_core.compare import default_eps_grid, robustness_curve
 from laat_core.data import shapes
 from laat_core.data.real import cifar_fs_split
 from laat_core.encoders import EncoderError
+from laat_core.methods import METHODS
+from laat_core.regimes import DEFAULT_REGIME, REGIMES
 from laat_core.training import TrainConfig, train
+from laat_core.why_laat import METRIC_LABEL, explanation, load_summary, regime_matrices, row_results
 
+TRAIN_TAB_STEPS = 3  # PGD steps of the Train tab's (non-fast) attack: live training must stay short
+STEPLESS_ATTACKS = ("fgsm", "autoattack")  # attacks that ignore the steps slider
 APP_MAX_CLASSES = 300  # heatmaps and UMAP of more classes are unreadable and slow in a browser
 CIFAR10 = "airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck"
 MINILM = "MiniLM (offline)"
 CIFARFS_FILE = "official CLIP anchors of CIFAR-FS (file)"
 USER_ERRORS = (AnchorError, EncoderError, InputError, CheckpointError, ValueError)
+
+
+def shown(text: object) -> str:
+    """User-supplied text made safe to show: Gradio renders toasts and Markdown as HTML."""
+    return html.escape(str(text), quote=False)
+
+
+def user_error(error: object) -> gr.Error:
+    return gr.Error(shown(error))
 
 
 def _presets() -> dict[str, tuple[str, str, int]]:
@@ -74,7 +89,7 @@ def encoder_spec(choice: str) -> str:
         return f"file:{CIFARFS_ANCHORS}"
     if choice.startswith("CLIP "):
         return f"openclip:{choice[len('CLIP ') :]}"
-    raise gr.Error(f"unknown encoder {choice!r}")
+    raise user_error(f"unknown encoder {choice!r}")
 
 
 # ------------------------------------------------------------------ anchor lab
@@ -87,9 +102,9 @@ def anchor_lab(class_text: str, encoder: str, template: str, ensemble: bool, n_b
             raise ValueError(f"base classes must be between 2 and {len(names)} (0 = all), got {n_base}")
         result = run_anchor_lab(names, encoder_spec(encoder), templates, n_base, method)
     except USER_ERRORS as error:
-        raise gr.Error(str(error)) from None
+        raise user_error(error) from None
     message = (
-        f"{len(names)} classes · encoder {encoder} · first {result.n_base} are base · {method}. "
+        f"{len(names)} classes · encoder {shown(encoder)} · first {result.n_base} are base · {shown(method)}. "
         f"Mean off-diagonal cosine {result.stats_before.mean_offdiag:.3f} → {result.stats_after.mean_offdiag:.3f}."
     )
     return (
@@ -119,10 +134,10 @@ def _resolve_model(label: str, session_models: dict | None):
         try:
             return get_clip()
         except EncoderError as error:
-            raise gr.Error(str(error)) from None
+            raise user_error(error) from None
     paths = {**{k: str(v) for k, v in shipped_models().items()}, **(session_models or {})}
     if label not in paths:
-        raise gr.Error(f"model {label!r} is not available (train one or upload a checkpoint)")
+        raise user_error(f"model {label!r} is not available (train one or upload a checkpoint)")
     return get_model(paths[label])
 
 
@@ -130,7 +145,7 @@ def draw_sample(class_name: str, seed: float):
     try:
         image = shapes.render_class(class_name, seed=int(seed or 0))
     except ValueError as error:
-        raise gr.Error(str(error)) from None
+        raise user_error(error) from None
     return _to_uint8(image), class_name.strip().lower()
 
 
@@ -154,13 +169,12 @@ def _attack_one(label, session_models, image, names, spec, true_class):
     trained, lock = _resolve_model(label, session_models)
     with lock:
         outcome = attack_image(trained, label, image, names, spec, true_class or None)
-    verdict = "**prediction flipped**" if outcome.flipped else "prediction held"
     summary = (
-        f"**{label}** · {outcome.spec} · label used: *{outcome.label}*\n\n"
-        f"clean → **{outcome.clean_prediction}** ({outcome.clean_probs.get(outcome.clean_prediction, 0):.2f}); "
-        f"adversarial → **{outcome.adversarial_prediction}** "
-        f"({outcome.adversarial_probs.get(outcome.adversarial_prediction, 0):.2f}) · {verdict} · "
-        f"L∞ = {outcome.linf * 255:.2f}/255 · {outcome.seconds:.2f} s {outcome.note}"
+        f"**{shown(label)}** · {outcome.spec} · label used: *{shown(outcome.label)}*\n\n"
+        f"clean → **{shown(outcome.clean_prediction)}** ({outcome.clean_probs.get(outcome.clean_prediction, 0):.2f}); "
+        f"adversarial → **{shown(outcome.adversarial_prediction)}** "
+        f"({outcome.adversarial_probs.get(outcome.adversarial_prediction, 0):.2f}) · **{shown(outcome.result)}** · "
+        f"L∞ = {outcome.linf * 255:.2f}/255 · {outcome.seconds:.2f} s {shown(outcome.note)}"
     )
     bars = figures.probability_bars(outcome.clean_probs, outcome.adversarial_probs, f"{label}: top-5 ({outcome.spec})")
     return [
@@ -184,7 +198,7 @@ def run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attack
         for label in (model_a, model_b):
             outputs += _attack_one(label, session_models, image, names, spec, true_class)
     except USER_ERRORS as error:
-        raise gr.Error(str(error)) from None
+        raise user_error(error) from None
     return outputs
 
 
@@ -196,7 +210,7 @@ def upload_checkpoint(file, session_models: dict | None):
     try:
         trained, _ = get_model(path)
     except CheckpointError as error:
-        raise gr.Error(str(error)) from None
+        raise user_error(error) from None
     label = f"uploaded: {path.name}"
     session_models[label] = str(path)
     choices = model_choices(session_models)
@@ -233,23 +247,23 @@ def recompute_curves(attack: str, n_per_class: float, session_models: dict | Non
 
 
 # ------------------------------------------------------------------ train
-def train_live(method, epochs, fast, n_per_class, budget_s, tau, beta, session_models):
+def train_live(method, regime, epochs, fast, n_per_class, budget_s, tau, beta, session_models):
     try:
         config = TrainConfig(
             method=method,
+            templates=REGIMES[regime].templates if regime in REGIMES else (),
             epochs=int(epochs),
             fast=bool(fast),
             n_per_class=int(n_per_class),
             time_budget_s=float(budget_s),
             tau=float(tau),
             beta=float(beta),
-            attack_steps=3,
-            attack_alpha=2.5 * (8 / 255) / 3,
+            attack_steps=TRAIN_TAB_STEPS,
             val_per_class=10,
             val_pgd_images=96,
         )
     except ValueError as error:
-        raise gr.Error(str(error)) from None
+        raise user_error(error) from None
     out = Path(tempfile.mkdtemp(prefix="laat-train-")) / f"shapes-{method}-live.safetensors"
     updates: queue.Queue = queue.Queue()
     stop = threading.Event()
@@ -284,7 +298,7 @@ def train_live(method, epochs, fast, n_per_class, budget_s, tau, beta, session_m
     finally:
         stop.set()  # also when the user cancels: the training thread stops at the next batch
     if "error" in box:
-        raise gr.Error(f"training failed: {box['error']}")
+        raise user_error(f"training failed: {box['error']}")
     session_models = {**(session_models or {}), f"your {method} model": str(out)}
     yield (
         figures.training_curves(log),
@@ -295,6 +309,21 @@ def train_live(method, epochs, fast, n_per_class, budget_s, tau, beta, session_m
     )
 
 
+# ------------------------------------------------------------------ why LAAT
+def why_laat_view():
+    """Both regimes' anchor matrices, the ablation's accuracy per method, and what those numbers say."""
+    summary = load_summary()
+    matrices = {regime: regime_matrices(regime) for regime in REGIMES}
+    results = row_results(summary) if summary else []
+    table = [[r.regime, r.row, f"{r.mean:.3f}", f"± {r.ci95:.3f}", r.n_seeds] for r in results]
+    return (
+        figures.regime_heatmaps(matrices),
+        figures.method_bars(results, METRIC_LABEL),
+        explanation(summary),
+        table,
+    )
+
+
 # ------------------------------------------------------------------ layout
 def build_app() -> gr.Blocks:
     base, novel = shapes.default_split()
@@ -302,7 +331,7 @@ def build_app() -> gr.Blocks:
     models = model_choices(None)
     with gr.Blocks(title="LAAT Lab") as demo:
         session_models = gr.State({})
-        gr.Markdown(texts.INTRO)
+        gr.Markdown(texts.intro_text(list(shipped_models())))
         with gr.Tab("Anchor lab"):
             gr.Markdown(texts.ANCHOR_LAB)
             with gr.Row():
@@ -331,6 +360,17 @@ def build_app() -> gr.Blocks:
             classes.submit(anchor_lab, inputs, outputs, api_name=False)
             preset.change(load_preset, preset, [classes, encoder, n_base], api_name="preset")
 
+        with gr.Tab("Why LAAT"):
+            gr.Markdown(texts.WHY_LAAT)
+            why_text = gr.Markdown(elem_id="why-text")
+            with gr.Row():
+                why_heatmaps = gr.Plot(label="anchor cosine matrices per regime", elem_id="why-heatmaps")
+                why_bars = gr.Plot(label="novel-class robust accuracy per method", elem_id="why-bars")
+            why_table = gr.Dataframe(
+                headers=["regime", "method", "accuracy", "95% over seeds", "seeds"], label=METRIC_LABEL
+            )
+            demo.load(why_laat_view, None, [why_heatmaps, why_bars, why_text, why_table], api_name="why_laat")
+
         with gr.Tab("Attack lab"):
             gr.Markdown(texts.ATTACK_LAB)
             with gr.Row():
@@ -343,7 +383,7 @@ def build_app() -> gr.Blocks:
                         format="png",
                         elem_id="attack-image",
                     )
-                    gr.Examples(sorted(str(p) for p in EXAMPLES.glob("*.png")), inputs=upload, label="examples")
+                    examples = [[str(p), p.stem.replace("_", " ")] for p in sorted(EXAMPLES.glob("*.png"))]
                     with gr.Accordion("…or draw one", open=False):
                         sketch = gr.Sketchpad(label="sketchpad", type="numpy", image_mode="RGB")
                     with gr.Row():
@@ -358,7 +398,9 @@ def build_app() -> gr.Blocks:
                         use_novel = gr.Button("novel shapes")
                         use_base = gr.Button("base shapes")
                         use_anchor = gr.Button("anchor lab's list")
-                    true_class = gr.Textbox("red star", label="true class (optional; else the clean prediction)")
+                    true_class = gr.Textbox(
+                        "", label="true class (optional; else the clean prediction)", elem_id="true-class"
+                    )
                     model_a = gr.Dropdown(models, value=models[0] if models else None, label="model A")
                     model_b = gr.Dropdown(models, value=models[1] if len(models) > 1 else None, label="model B")
                     attack = gr.Radio(["fgsm", "pgd", "cw", "apgd", "autoattack"], value="pgd", label="attack")
@@ -367,6 +409,14 @@ def build_app() -> gr.Blocks:
                     with gr.Accordion("use your own checkpoint (.safetensors from laat train)", open=False):
                         ckpt = gr.File(label="checkpoint", file_types=[".safetensors"])
                         ckpt_message = gr.Markdown()
+            # Every new image sets its true class (examples, drawn samples) or clears the old one (uploads,
+            # sketches), so the first attack never runs against the previous image's label.
+            gr.Examples(examples, inputs=[upload, true_class], label="examples (image, true class)")
+            upload.upload(lambda: "", None, true_class, api_name=False)
+            attack.change(  # FGSM takes one step and AutoAttack has its own budgets: the slider would lie
+                lambda name: gr.update(interactive=name not in STEPLESS_ATTACKS), attack, steps, api_name=False
+            )
+            sketch.change(lambda: (None, ""), None, [upload, true_class], api_name=False)
             attack_btn = gr.Button("Attack both models", variant="primary", elem_id="attack-go")
             result_columns = []
             with gr.Row():
@@ -413,16 +463,17 @@ def build_app() -> gr.Blocks:
             )
 
         with gr.Tab("Train"):
-            gr.Markdown(texts.TRAIN)
+            gr.Markdown(texts.train_text(TRAIN_TAB_STEPS, METHODS))
             with gr.Row():
-                t_method = gr.Radio(["standard", "anchor-at", "laat", "trades"], value="laat", label="method")
+                t_method = gr.Dropdown(list(METHODS), value=TrainConfig.method, label="method")
+                t_regime = gr.Radio(list(REGIMES), value=DEFAULT_REGIME, label="anchor regime")
                 t_epochs = gr.Slider(1, 30, value=3, step=1, label="epochs")
                 t_fast = gr.Checkbox(True, label="fast AT (FGSM with random start)")
             with gr.Row():
                 t_n = gr.Slider(10, 300, value=60, step=10, label="training images per base class")
                 t_budget = gr.Slider(10, 1800, value=180, step=10, label="time budget (s)")
-                t_tau = gr.Number(0.2, label="tau")
-                t_beta = gr.Number(4.0, label="beta")
+                t_tau = gr.Number(TrainConfig.tau, label="tau")
+                t_beta = gr.Number(TrainConfig.beta, label="beta")
             with gr.Row():
                 t_start = gr.Button("Train", variant="primary")
                 t_stop = gr.Button("Stop")
@@ -431,7 +482,7 @@ def build_app() -> gr.Blocks:
             t_file = gr.File(label="download checkpoint")
             train_event = t_start.click(
                 train_live,
-                [t_method, t_epochs, t_fast, t_n, t_budget, t_tau, t_beta, session_models],
+                [t_method, t_regime, t_epochs, t_fast, t_n, t_budget, t_tau, t_beta, session_models],
                 [t_plot, t_message, t_file, session_models],
                 api_name="train",
             )

@@ -7,14 +7,19 @@ correctness is kept, so methods can be compared on the same images. The cell's r
 atomically to benchmarks/ablation/<regime>/<row>-seed<k>.json, and a finished cell is never redone: the
 same command continues after an interruption.
 
-    # two workers, one core each (the cells are split between them), then the tables:
+    # first tau per regime, on base-class validation data only (rule: SELECTION below), two workers:
+    OMP_NUM_THREADS=1 python benchmarks/ablation.py --select --worker 0/2 &
+    OMP_NUM_THREADS=1 python benchmarks/ablation.py --select --worker 1/2; wait
+    # then every cell, two workers, one core each (the cells are split between them), then the tables:
     OMP_NUM_THREADS=1 python benchmarks/ablation.py --worker 0/2 &
     OMP_NUM_THREADS=1 python benchmarks/ablation.py --worker 1/2; wait
     OMP_NUM_THREADS=1 python benchmarks/ablation.py --autoattack 2 --worker 0/1   # AutoAttack subset, resumable
     python benchmarks/ablation.py --combine      # tables for BENCHMARKS.md + assets/ablation_summary.json
 
-Budget (the same for every row, stated in the output): BUDGET below. Hyperparameters are TrainConfig's
-(tau 0.2, beta 4), chosen earlier on base-class validation data of the mild regime only.
+Budget (the same for every row, stated in the output): BUDGET below. beta is TrainConfig's (4, chosen earlier on
+base-class validation data). tau is chosen per regime by a rule fixed before any run: train anchor-at and laat
+(seed 0, the ablation's budget) at each tau in SELECTION_TAUS and keep the tau with the best mean final
+base-val PGD-10 of the two; novel classes are never looked at for it.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ BUDGET = {"epochs": 8, "n_per_class": 150, "fast": True, "val_per_class": 20, "v
 # Rows: (label, method, TrainConfig overrides). Every registered method, plus LAAT with the official
 # code's separate BatchNorm passes (the default is chosen from this pair by base-val PGD-10).
 ROWS = [(name, name, {}) for name in METHODS] + [("laat-bn-separate", "laat", {"bn_mode": "separate"})]
+SELECTION_TAUS = (0.1, 0.2, 0.4)
+SELECTION_METHODS = ("anchor-at", "laat")
+SELECTION_SEED = 0
 EVAL_SEED = 777  # evaluation images: training used data seed 0, validation 1000003
 EVAL_PER_CLASS = {"novel": 25, "base": 10}
 ATTACKS = ("none", "fgsm", "pgd")
@@ -81,20 +89,63 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def config_for(regime: str, row: str, seed: int) -> TrainConfig:
+def config_for(regime: str, row: str, seed: int, tau: float) -> TrainConfig:
     label, method, overrides = next(r for r in ROWS if r[0] == row)
-    return TrainConfig(method=method, templates=REGIMES[regime].templates, seed=seed, **BUDGET, **overrides)
+    return TrainConfig(method=method, templates=REGIMES[regime].templates, seed=seed, tau=tau, **BUDGET, **overrides)
 
 
-def train_cell(regime: str, row: str, seed: int) -> tuple[Path, float]:
-    config = config_for(regime, row, seed)
-    path = CHECKPOINTS / regime / f"{row}-seed{seed}.safetensors"
+def checkpoint_path(regime: str, row: str, seed: int, tau: float) -> Path:
+    return CHECKPOINTS / regime / f"{row}-tau{tau:g}-seed{seed}.safetensors"
+
+
+def train_cell(regime: str, row: str, seed: int, tau: float) -> tuple[Path, float]:
+    """Train (or finish training) one model; a finished checkpoint is reused as it is."""
+    config = config_for(regime, row, seed, tau)
+    path = checkpoint_path(regime, row, seed, tau)
     path.parent.mkdir(parents=True, exist_ok=True)
     resume = path if path.exists() and read_metadata(path)["epochs_done"] < config.epochs else None
     start = time.perf_counter()
     if resume or not path.exists():
         train(config, out=path, resume=resume, progress=False)
     return path, time.perf_counter() - start
+
+
+# ---------------------------------------------------------------- tau selection (base-class validation only)
+def selection_path(regime: str, method: str, tau: float) -> Path:
+    return RESULTS / "selection" / f"{regime}-{method}-tau{tau:g}.json"
+
+
+def run_selection(regime: str, method: str, tau: float) -> None:
+    out = selection_path(regime, method, tau)
+    if out.exists():
+        return
+    path, seconds = train_cell(regime, method, SELECTION_SEED, tau)
+    last = read_metadata(path)["log"][-1]
+    write_json(
+        out,
+        {
+            "regime": regime,
+            "method": method,
+            "tau": tau,
+            "seed": SELECTION_SEED,
+            "base_val_clean": last["val_clean_acc"],
+            "base_val_pgd10": last["val_pgd_acc"],
+            "train_seconds": seconds,
+            "commit": _commit(),
+        },
+    )
+    print(f"selection {regime} {method} tau {tau:g}: base-val PGD-10 {last['val_pgd_acc']:.3f}", flush=True)
+
+
+def selected_tau(regime: str) -> float:
+    """The rule in the module docstring; an error until every selection run of the regime is done."""
+    scores = {}
+    for tau in SELECTION_TAUS:
+        paths = [selection_path(regime, m, tau) for m in SELECTION_METHODS]
+        if not all(p.exists() for p in paths):
+            raise SystemExit(f"tau selection for {regime} is not finished: run benchmarks/ablation.py --select first")
+        scores[tau] = sum(json.loads(p.read_text())["base_val_pgd10"] for p in paths) / len(paths)
+    return max(SELECTION_TAUS, key=lambda tau: scores[tau])  # first of the best in SELECTION_TAUS order
 
 
 def correctness(trained, split: str, attack: str, eps: float, n_per_class: int, steps: int = 20) -> str:
@@ -108,9 +159,10 @@ def correctness(trained, split: str, attack: str, eps: float, n_per_class: int, 
 
 def run_cell(regime: str, row: str, seed: int) -> None:
     out = result_path(regime, row, seed)
-    if out.exists():
+    tau = selected_tau(regime)
+    if out.exists() and json.loads(out.read_text())["training"]["tau"] == tau:
         return
-    path, seconds = train_cell(regime, row, seed)
+    path, seconds = train_cell(regime, row, seed, tau)
     trained = load_trained(path)
     start = time.perf_counter()
     bits = {
@@ -152,7 +204,7 @@ def run_autoattack(regime: str, row: str, seed: int, n_per_class: int) -> None:
     result = json.loads(out.read_text())
     if result.get("autoattack", {}).get("n_per_class", 0) >= n_per_class:
         return
-    trained = load_trained(CHECKPOINTS / regime / f"{row}-seed{seed}.safetensors")
+    trained = load_trained(checkpoint_path(regime, row, seed, result["training"]["tau"]))
     names = trained.names_for("novel")
     images, labels = shapes.make_split(names, EVAL_PER_CLASS["novel"], seed=EVAL_SEED).tensors
     keep = torch.arange(len(labels)).view(len(names), -1)[:, :n_per_class].flatten()
@@ -266,8 +318,9 @@ def combine() -> dict:
     table = load_all()
     regimes = [r for r in REGIMES if any(k[0] == r for k in table)]
     summary: dict = {"budget": BUDGET, "eval": {"seed": EVAL_SEED, "per_class": EVAL_PER_CLASS}, "regimes": {}}
+    summary["selection"] = selection_table(regimes)
     print(
-        f"Budget: {BUDGET}, conv4-wide, tau {TrainConfig.tau}, beta {TrainConfig.beta}; eps 8/255; mean ± sd over seeds\n"
+        f"Budget: {BUDGET}, conv4-wide, beta {TrainConfig.beta}, tau per regime below; eps 8/255; mean ± sd over seeds\n"
     )
     print("| regime | row | seeds | " + " | ".join(c[1] for c in COLUMNS) + " |")
     print("|---|---|---|" + "---|" * len(COLUMNS))
@@ -326,6 +379,33 @@ def combine() -> dict:
     write_json(SUMMARY, summary)
     print(f"wrote {SUMMARY}")
     return summary
+
+
+def selection_table(regimes: list[str]) -> dict:
+    """The tau selection runs (base-class validation only) and the tau the rule picked per regime."""
+    print("tau selection (seed 0, base-class validation, final epoch): base-val clean / PGD-10\n")
+    print(
+        "| regime | tau | "
+        + " | ".join(SELECTION_METHODS)
+        + " | mean PGD-10 |\n|---|---|"
+        + "---|" * (len(SELECTION_METHODS) + 1)
+    )
+    out = {}
+    for regime in regimes:
+        for tau in SELECTION_TAUS:
+            runs = [selection_path(regime, m, tau) for m in SELECTION_METHODS]
+            if not all(p.exists() for p in runs):
+                continue
+            values = [json.loads(p.read_text()) for p in runs]
+            mean = sum(v["base_val_pgd10"] for v in values) / len(values)
+            cells = " | ".join(f"{v['base_val_clean']:.3f} / {v['base_val_pgd10']:.3f}" for v in values)
+            print(f"| {regime} | {tau:g} | {cells} | {mean:.3f} |")
+        try:
+            out[regime] = selected_tau(regime)
+        except SystemExit:
+            out[regime] = None
+    print(f"\nchosen tau: {out}\n")
+    return out
 
 
 def _first_k(bits: str, k_total: int, n_classes: int = 16) -> str:
@@ -388,19 +468,42 @@ def anchor_statistics(regimes: list[str]) -> dict:
     return out
 
 
+def ship(regime: str = "clip-like", seed: int = 0) -> None:
+    """Copy a regime's anchor-AT and LAAT models (seed 0) into assets/models, weights and metadata only."""
+    from laat_core.trained import save_trained
+
+    for row in ("anchor-at", "laat"):
+        result = json.loads(result_path(regime, row, seed).read_text())
+        trained = load_trained(checkpoint_path(regime, row, seed, result["training"]["tau"]))
+        trained.metadata["shipped_from"] = f"benchmarks/ablation.py {regime} {row} seed {seed}"
+        out = ROOT / "assets" / "models" / f"shapes-{regime}-{row}.safetensors"
+        save_trained(out, trained)  # no optimizer state: a small file
+        print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--regimes", default=",".join(REGIMES))
     parser.add_argument("--rows", default=",".join(sorted((r[0] for r in ROWS), key=_priority)))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--worker", default="0/1", help="i/k: run every k-th cell starting at i")
+    parser.add_argument("--select", action="store_true", help="the tau selection runs (base-class validation)")
     parser.add_argument("--autoattack", type=int, default=0, help="AutoAttack on this many novel images per class")
     parser.add_argument("--combine", action="store_true")
+    parser.add_argument("--ship", action="store_true", help="copy the clip-like anchor-AT and LAAT models to assets/")
     args = parser.parse_args()
-    if args.combine:
-        combine()
+    if args.combine or args.ship:
+        if args.combine:
+            combine()
+        if args.ship:
+            ship()
         return
     index, count = (int(v) for v in args.worker.split("/"))
+    if args.select:
+        runs = [(g, m, t) for t in SELECTION_TAUS for g in args.regimes.split(",") for m in SELECTION_METHODS]
+        for regime, method, tau in runs[index::count]:
+            run_selection(regime, method, tau)
+        return
     todo = cells(args.regimes.split(","), args.rows.split(","), [int(s) for s in args.seeds.split(",")])
     if args.autoattack:
         todo = [c for c in todo if c[1] in AA_ROWS]

@@ -93,6 +93,15 @@ class AttackOutcome:
     seconds: float
     note: str = ""
 
+    @property
+    def result(self) -> str:
+        """What happened, in words: the attack cannot flip an answer that was already wrong."""
+        if self.clean_prediction != self.label:
+            return f"already misclassified before the attack (clean answer {self.clean_prediction}, label {self.label})"
+        if self.adversarial_prediction != self.label:
+            return f"prediction flipped to {self.adversarial_prediction}"
+        return "prediction held: no flip found within the eps budget"
+
     def perturbation_image(self) -> torch.Tensor:
         """The perturbation scaled to fill [0, 1] around grey, so it is visible."""
         delta = self.adversarial - self.clean

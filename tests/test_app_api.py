@@ -44,6 +44,7 @@ def test_api_lists_the_endpoints(client):
         "/shipped_curves",
         "/recompute_curves",
         "/train",
+        "/why_laat",
     ):
         assert name in endpoints
 
@@ -121,6 +122,23 @@ def test_draw_sample_then_attack_both_models(client, tmp_path):
     assert np.abs(clean.astype(int) - adversarial.astype(int)).max() <= 9  # eps 8/255 plus rounding
 
 
+def test_attack_result_says_what_happened(client):
+    """Issue 9: a wrong true class used to read 'prediction held'; now the verdict names the case."""
+    image, _ = client.predict("red star", 3, api_name="/draw_sample")
+    outputs = _attack(client, handle_file(image), true_class="blue heart", attack="fgsm", eps=1)
+    for summary in (outputs[4], outputs[9]):
+        assert "already misclassified before the attack" in summary or "prediction flipped" in summary
+    outputs = _attack(client, handle_file(image), true_class="red star", attack="pgd", eps=16)
+    assert "prediction flipped to" in outputs[4]  # the standard model falls at 16/255
+
+
+def test_user_text_is_escaped_in_messages(client):
+    """Issue 9: the help text '<colour> <shape>' was rendered as markup and vanished from the toast."""
+    with pytest.raises(Exception) as info:
+        client.predict("draw me a <b>cat</b>", 0, api_name="/draw_sample")
+    assert "&lt;colour&gt; &lt;shape&gt;" in str(info.value) and "&lt;b&gt;cat" in str(info.value)
+
+
 @pytest.mark.parametrize("kind", ["rgba", "grey", "huge_ok"])
 def test_attack_accepts_rgba_greyscale_and_large_images(client, tmp_path, kind):
     rng = np.random.default_rng(0)
@@ -193,9 +211,22 @@ def test_compare_shipped_and_recompute(client):
 
 
 def test_train_live_short_run(client):
-    plot, message, checkpoint = client.predict("standard", 1, True, 10, 30, 0.1, 1.0, api_name="/train")
+    plot, message, checkpoint = client.predict("standard", "clip-like", 1, True, 10, 30, 0.1, 1.0, api_name="/train")
     assert "Done in" in message and checkpoint.endswith(".safetensors")
-    expect_error(client, "positive", "laat", 1, True, 10, 30, 0.0, 1.0, api_name="/train")
+    expect_error(client, "positive", "laat", "mild", 1, True, 10, 30, 0.0, 1.0, api_name="/train")
+    expect_error(client, "prompt template|not in the list", "laat", "extreme", 1, True, 10, 30, 0.2, 1.0, api_name="/train")
+
+
+def test_why_laat_view(client):
+    from laat_core.why_laat import load_summary
+
+    heatmaps, bars, text, table = client.predict(api_name="/why_laat")
+    summary = load_summary()
+    if summary is None:
+        assert "not been run" in text
+    else:
+        assert text.startswith("**Metric:**") and "mild" in text and "clip-like" in text
+        assert {row[1] for row in table["data"]} >= {"anchor-at", "laat"}
 
 
 def test_clip_zero_shot_is_offered_with_local_weights(tmp_path):

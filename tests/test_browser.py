@@ -81,3 +81,26 @@ def test_attack_lab_attacks_both_models(page):
         assert page.locator(element).first.is_visible()
     assert page.locator("#bars-A .plot-container").count() == 1
     page.screenshot(path=str(ARTIFACTS / "attack-lab.png"), full_page=True)
+
+
+def test_why_laat_view_renders_matrices_bars_and_explanation(page):
+    page.get_by_role("tab", name="Why LAAT").click()
+    heatmaps = page.locator("#why-heatmaps")
+    heatmaps.locator(".plot-container").first.wait_for(timeout=60_000)
+    for title in ("mild: raw anchors", "clip-like: raw anchors", "clip-like: after expansion"):
+        assert heatmaps.get_by_text(title).count() >= 1
+    page.locator("#why-bars .plot-container").first.wait_for(timeout=60_000)
+    text = page.locator("#why-text")
+    assert "Metric" in text.inner_text() or "not been run" in text.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "why-laat.png"), full_page=True)
+
+
+def test_an_example_sets_its_own_true_class(page):
+    """Issue 9: after another image, the blue-heart example kept the old true class ('red star')."""
+    page.get_by_role("tab", name="Attack lab").click()
+    page.locator("#true-class textarea").fill("red star")
+    page.get_by_text("blue heart", exact=True).first.click()
+    page.wait_for_function("document.querySelector('#true-class textarea').value === 'blue heart'", timeout=30_000)
+    page.locator("#attack-go").click()
+    page.locator("#summary-A").get_by_text("label used: blue heart").wait_for(timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "attack-lab-example.png"), full_page=True)

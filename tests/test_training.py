@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from laat_core.checkpoint import CheckpointError, read_metadata, save_checkpoint
+from laat_core.methods import METHODS
 from laat_core.trained import load_trained, save_trained
-from laat_core.training import METHODS, TrainConfig, train
+from laat_core.training import TrainConfig, train
 
 TINY = dict(epochs=1, n_per_class=3, val_per_class=2, val_pgd_images=16, batch_size=48, attack_steps=2)
 
@@ -17,16 +18,68 @@ def laat_checkpoint(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_one_epoch_smoke_training_of_each_method(method):
-    trained = train(TrainConfig(method=method, **TINY), progress=False)
+@pytest.mark.parametrize("name", list(METHODS))
+def test_one_epoch_smoke_training_of_each_registered_method(name):
+    method = METHODS[name]
+    trained = train(TrainConfig(method=name, **TINY), progress=False)
     log = trained.metadata["log"]
     assert len(log) == 1 and torch.isfinite(torch.tensor(log[0]["loss"]))
-    assert (log[0]["train_adv_acc"] is None) == (method == "standard")
-    anchors = trained.model.anchors
-    expected = "none" if method == "anchor-at" else "expansion"
-    assert trained.metadata["decorrelation"]["method"] == expected
-    assert torch.allclose(anchors, trained.class_anchors[:48])  # the head holds the base anchors
+    assert (log[0]["train_adv_acc"] is None) == (not method.adversarial)
+    assert trained.metadata["training"]["method"] == name
+    assert trained.metadata["decorrelation"]["method"] == method.anchors
+    assert torch.allclose(trained.model.anchors, trained.class_anchors[:48])  # the head holds the base anchors
+    assert set(log[0]["parts"]) and all(torch.isfinite(torch.tensor(v)) for v in log[0]["parts"].values())
+
+
+def test_registry_is_the_packages_all_and_every_entry_is_complete():
+    import laat_core.methods as registry
+    from laat_core.decorrelation import METHODS as DECORRELATIONS
+    from laat_core.methods.method import TRAINING_ATTACKS
+
+    assert [registry.__dict__[key].name for key in registry.__all__] == list(METHODS)
+    for method in METHODS.values():
+        assert method.attack in TRAINING_ATTACKS and method.anchors in DECORRELATIONS
+        assert method.summary and set(method.heads) <= {"cosine", "linear"}
+    # the ablation's rows differ in one thing each
+    assert METHODS["anchor-at"].anchors == "none" and METHODS["anchor-at-center"].anchors == "center"
+    assert METHODS["anchor-at-expansion"].anchors == "expansion" and not METHODS["anchor-at-expansion"].uses_beta
+
+
+def test_an_unregistered_method_name_is_an_error_not_a_silent_fallback():
+    with pytest.raises(ValueError, match="unknown method 'mart'.*anchor-at-center"):
+        TrainConfig(method="mart")
+
+
+@pytest.mark.parametrize("bn_mode", ["joint", "separate"])
+def test_both_batchnorm_modes_train(bn_mode):
+    trained = train(TrainConfig(method="laat", bn_mode=bn_mode, **TINY), progress=False)
+    assert trained.metadata["training"]["bn_mode"] == bn_mode
+    assert torch.isfinite(torch.tensor(trained.metadata["log"][0]["loss"]))
+
+
+def test_batchnorm_modes_differ_only_in_the_batch_statistics():
+    from laat_core.losses import clean_and_adversarial
+    from laat_core.models import AnchorClassifier
+
+    torch.manual_seed(0)
+    model = AnchorClassifier("conv4-wide", torch.randn(5, 16)).train()
+    x, x_adv = torch.rand(8, 3, 32, 32), torch.rand(8, 3, 32, 32)
+    (joint_clean, _), _ = clean_and_adversarial(model, x, x_adv, "joint")
+    (separate_clean, _), _ = clean_and_adversarial(model, x, x_adv, "separate")
+    (alone, _) = model(x, return_features=True)
+    assert torch.allclose(separate_clean, alone, atol=1e-5)  # separate: the clean batch's own statistics
+    assert not torch.allclose(joint_clean, alone, atol=1e-3)  # joint: statistics mixed with x_adv
+    model.eval()  # in eval mode (running statistics) the two modes agree
+    (joint_eval, _), _ = clean_and_adversarial(model, x, x_adv, "joint")
+    (separate_eval, _), _ = clean_and_adversarial(model, x, x_adv, "separate")
+    assert torch.allclose(joint_eval, separate_eval, atol=1e-5)
+    with pytest.raises(ValueError, match="BatchNorm mode"):
+        TrainConfig(bn_mode="mixed")
+
+
+def test_training_step_size_has_one_source():
+    assert TrainConfig(eps=8 / 255, attack_steps=4).attack_alpha == pytest.approx(2.5 * (8 / 255) / 4)
+    assert TrainConfig(attack_alpha=1 / 255).attack_alpha == 1 / 255
 
 
 def test_linear_head_baseline_trains_and_knows_only_its_classes(tmp_path):
@@ -135,8 +188,6 @@ def test_atomic_write_keeps_old_checkpoint_on_failure(tmp_path, laat_checkpoint)
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="unknown method"):
-        TrainConfig(method="mart")
     with pytest.raises(ValueError, match="positive"):
         TrainConfig(epochs=0)
     assert json.dumps(TrainConfig().__dict__)

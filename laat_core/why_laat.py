@@ -1,0 +1,141 @@
+"""The "Why LAAT" view's content: each anchor regime's cosine matrix next to the ablation's novel-class
+robust accuracy per method, and an explanation written from those numbers (never fixed in advance).
+
+The numbers come from assets/ablation_summary.json, written by `python benchmarks/ablation.py --combine`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from laat_core.anchors import cosine_matrix, encode_anchors
+from laat_core.data import shapes
+from laat_core.decorrelation import decorrelate
+from laat_core.regimes import REGIMES
+
+SUMMARY = Path(__file__).resolve().parent.parent / "assets" / "ablation_summary.json"
+METRIC = "novel|pgd"  # the headline: novel classes (zero-shot), PGD-20 at 8/255
+METRIC_LABEL = "novel-class accuracy under PGD-20 at 8/255"
+
+
+@dataclass(frozen=True)
+class RowResult:
+    regime: str
+    row: str
+    mean: float
+    ci95: float  # Student-t over training seeds
+    n_seeds: int
+
+
+def load_summary(path: Path = SUMMARY) -> dict | None:
+    """The ablation summary, or None when the benchmark has not been combined yet."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def seed_interval(sd: float, n: int) -> float:
+    if n < 2 or math.isnan(sd):
+        return float("nan")
+    return float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+
+
+def row_results(summary: dict, metric: str = METRIC) -> list[RowResult]:
+    out = []
+    for regime, content in summary["regimes"].items():
+        for row, values in content["rows"].items():
+            if metric in values:
+                v = values[metric]
+                out.append(RowResult(regime, row, v["mean"], seed_interval(v["sd"], v["n_seeds"]), v["n_seeds"]))
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def regime_matrices(regime: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(names, raw cosine matrix, expanded cosine matrix) of the 64 shapes classes in a regime."""
+    base, novel = shapes.default_split()
+    names = base + novel
+    raw = encode_anchors("minilm", names, REGIMES[regime].templates)
+    expanded = decorrelate(raw, "expansion", n_base=len(base)).anchors
+    return names, cosine_matrix(raw).numpy(), cosine_matrix(expanded).numpy()
+
+
+def _verdict(paired: dict) -> str:
+    """What a paired difference with its 95% interval over seeds says."""
+    mean, half = paired["mean"], paired["ci95_over_seeds"]
+    if math.isnan(half):
+        return f"{mean:+.3f} (one seed: no interval yet)"
+    if mean - half > 0:
+        return f"{mean:+.3f} ± {half:.3f}: LAAT is better"
+    if mean + half < 0:
+        return f"{mean:+.3f} ± {half:.3f}: LAAT is worse"
+    return f"{mean:+.3f} ± {half:.3f}: no difference we can distinguish from seed noise"
+
+
+def explanation(summary: dict | None) -> str:
+    """Markdown that says what the numbers say, regime by regime."""
+    if summary is None:
+        return "The ablation has not been run yet: `python benchmarks/ablation.py` (see BENCHMARKS.md)."
+    results = {(r.regime, r.row): r for r in row_results(summary)}
+    lines = [
+        f"**Metric:** {METRIC_LABEL}, mean over training seeds with a 95% interval over seeds. "
+        f"Same backbone and training budget for every method ({_budget(summary)})."
+    ]
+    for regime, content in summary["regimes"].items():
+        anchors = summary.get("anchor_stats", {}).get(regime)
+        head = f"**{regime}**"
+        if anchors:
+            head += (
+                f" — anchors' mean off-diagonal cosine {anchors['raw']['mean_offdiag']:.2f} raw, "
+                f"{anchors['expanded']['mean_offdiag']:.2f} after expansion"
+            )
+        lines.append(head + ".")
+        paired = content.get("paired", {}).get(METRIC)
+        if paired:
+            lines.append(
+                f"- LAAT − anchor-AT, paired on the same images: {_verdict(paired)} ({paired['seeds']} seeds)."
+            )
+        for a, b, what in (
+            ("anchor-at-expansion", "anchor-at", "expansion alone (anchor-AT + expansion − anchor-AT)"),
+            ("laat", "anchor-at-expansion", "the smoothness term (LAAT − anchor-AT + expansion)"),
+            ("anchor-at", "standard", "adversarial training itself (anchor-AT − standard)"),
+        ):
+            if (regime, a) in results and (regime, b) in results:
+                ra, rb = results[(regime, a)], results[(regime, b)]
+                overlap = abs(ra.mean - rb.mean) <= (ra.ci95 + rb.ci95) if not math.isnan(ra.ci95 + rb.ci95) else True
+                lines.append(
+                    f"- {what}: {ra.mean - rb.mean:+.3f}"
+                    + (" (intervals overlap: not resolved)" if overlap else " (intervals do not overlap)")
+                )
+    lines.append(_regime_contrast(summary))
+    return "\n".join(line for line in lines if line)
+
+
+def _regime_contrast(summary: dict) -> str:
+    paired = {g: c.get("paired", {}).get(METRIC) for g, c in summary["regimes"].items()}
+    if not all(paired.get(g) for g in ("mild", "clip-like")):
+        return ""
+    mild, crowded = paired["mild"]["mean"], paired["clip-like"]["mean"]
+    if crowded > mild:
+        return (
+            f"LAAT's thesis predicts a larger gain where anchors are crowded: here the gain is {crowded:+.3f} in the "
+            f"clip-like regime against {mild:+.3f} in the mild one (see the intervals above before reading a trend)."
+        )
+    return (
+        f"LAAT's thesis predicts a larger gain where anchors are crowded; here it is not larger "
+        f"({crowded:+.3f} clip-like vs {mild:+.3f} mild)."
+    )
+
+
+def _budget(summary: dict) -> str:
+    b = summary.get("budget", {})
+    attack = "fast AT (FGSM-RS)" if b.get("fast") else "PGD"
+    return f"{b.get('epochs', '?')} epochs, {b.get('n_per_class', '?')} images per base class, {attack}"
