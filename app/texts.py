@@ -12,7 +12,7 @@ and is trained **adversarially** so that tiny, deliberately crafted pixel change
 come from text alone, the model can also classify **novel** classes it never saw, and stay robust on them.
 Everything here runs offline on a CPU: the MiniLM text encoder, a generated data set of coloured shapes
 (48 *base* classes to train on, 16 *novel* colour-shape combinations held out), and {len(model_labels)} shipped
-models ({", ".join(model_labels)}).
+models ({", ".join(label.replace(" (shipped)", "") for label in model_labels)}).
 """
 
 
@@ -58,7 +58,7 @@ registered methods:
 The training attack is {steps}-step PGD; *fast AT* replaces it by one random-start FGSM step, about
 {(steps + 1) / 2:.0f}x cheaper. The *anchor regime* picks the prompt: *mild* anchors are moderately similar,
 *clip-like* ones as crowded as CLIP's (see "Why LAAT"). Training stops at the time budget; the result appears in
-the attack lab and compare tab as "your <method> model" and can be downloaded as a checkpoint (safetensors + JSON
+the attack lab and compare tab as "your *method* model" and can be downloaded as a checkpoint (safetensors + JSON
 metadata).
 """
 

@@ -9,6 +9,7 @@ import queue
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import gradio as gr
@@ -45,6 +46,7 @@ APP_MAX_CLASSES = 300  # heatmaps and UMAP of more classes are unreadable and sl
 CIFAR10 = "airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck"
 MINILM = "MiniLM (offline)"
 CIFARFS_FILE = "official CLIP anchors of CIFAR-FS (file)"
+_STOP_FLAGS: dict[str, threading.Event] = {}  # run id -> stop flag of a Train-tab training in progress
 USER_ERRORS = (AnchorError, EncoderError, InputError, CheckpointError, ValueError)
 
 
@@ -267,6 +269,8 @@ def train_live(method, regime, epochs, fast, n_per_class, budget_s, tau, beta, s
     out = Path(tempfile.mkdtemp(prefix="laat-train-")) / f"shapes-{method}-live.safetensors"
     updates: queue.Queue = queue.Queue()
     stop = threading.Event()
+    run_id = uuid.uuid4().hex
+    _STOP_FLAGS[run_id] = stop
     box: dict = {}
 
     def work():
@@ -283,6 +287,7 @@ def train_live(method, regime, epochs, fast, n_per_class, budget_s, tau, beta, s
     log: list[dict] = []
     started = time.perf_counter()
     try:
+        yield figures.training_curves(log), "training started…", None, session_models, run_id
         while True:
             item = updates.get()
             if item is None:
@@ -294,19 +299,40 @@ def train_live(method, regime, epochs, fast, n_per_class, budget_s, tau, beta, s
                 f"{time.perf_counter() - started:.0f} s · {item['images_per_s']:.0f} images/s",
                 None,
                 session_models,
+                run_id,
             )
     finally:
-        stop.set()  # also when the user cancels: the training thread stops at the next batch
+        stop.set()  # also when the tab closes (the generator is cancelled): training stops at the next batch
+        _STOP_FLAGS.pop(run_id, None)
     if "error" in box:
         raise user_error(f"training failed: {box['error']}")
-    session_models = {**(session_models or {}), f"your {method} model": str(out)}
+    label = _unique_label(f"your {method} model", session_models)
+    session_models = {**(session_models or {}), label: str(out)}
+    stopped = len(log) < config.epochs
+    how = f"Stopped after {len(log)} epoch(s) (the last may be partial)" if stopped else "Done"
     yield (
         figures.training_curves(log),
-        f"Done in {time.perf_counter() - started:.0f} s. It is now in the attack lab "
-        f"and compare tab as 'your {method} model'.",
+        f"{how} in {time.perf_counter() - started:.0f} s; the checkpoint keeps what was trained. It is now in "
+        f"the attack lab and compare tab as '{shown(label)}'.",
         str(out),
         session_models,
+        "",
     )
+
+
+def stop_training(run_id: str) -> None:
+    """Ask the session's training to stop after its current batch; it then saves and offers the model."""
+    flag = _STOP_FLAGS.get(run_id or "")
+    if flag is not None:
+        flag.set()
+
+
+def _unique_label(label: str, session_models: dict | None) -> str:
+    """A second training of the same method gets its own entry instead of replacing the first."""
+    taken, k, candidate = set(session_models or {}), 2, label
+    while candidate in taken:
+        candidate, k = f"{label} ({k})", k + 1
+    return candidate
 
 
 # ------------------------------------------------------------------ why LAAT
@@ -480,10 +506,11 @@ def build_app() -> gr.Blocks:
             t_plot = gr.Plot(label="training curves")
             t_message = gr.Markdown()
             t_file = gr.File(label="download checkpoint")
+            t_run = gr.State("")  # id of this session's training in progress, for Stop
             train_event = t_start.click(
                 train_live,
                 [t_method, t_regime, t_epochs, t_fast, t_n, t_budget, t_tau, t_beta, session_models],
-                [t_plot, t_message, t_file, session_models],
+                [t_plot, t_message, t_file, session_models, t_run],
                 api_name="train",
             )
             train_event.then(
@@ -492,5 +519,6 @@ def build_app() -> gr.Blocks:
                 [model_a, model_b],
                 api_name=False,
             )
-            t_stop.click(None, None, None, cancels=[train_event], api_name=False)
+            # Stop is a flag, not a cancel: the training ends at the next batch, saves, and is offered.
+            t_stop.click(stop_training, t_run, None, queue=False, api_name=False)
     return demo

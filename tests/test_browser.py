@@ -104,3 +104,14 @@ def test_an_example_sets_its_own_true_class(page):
     page.locator("#attack-go").click()
     page.locator("#summary-A").get_by_text("label used: blue heart").wait_for(timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "attack-lab-example.png"), full_page=True)
+
+
+def test_stop_keeps_the_training_and_offers_the_model(page):
+    """Issue 9: Stop used to freeze the message and lose the model."""
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("training started").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped after").wait_for(timeout=120_000)
+    assert page.get_by_text("your laat model").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "train-stopped.png"), full_page=True)
