@@ -49,11 +49,15 @@ def read_metadata(path: str | Path) -> dict:
         metadata = json.loads(header["laat"])
     except (KeyError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{path} has no LAAT Lab metadata (was it saved by laat train?)") from error
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{path}: its metadata is not a JSON object")
     missing = [key for key in REQUIRED_KEYS if key not in metadata]
     if metadata.get("format") != FORMAT or missing:
         raise CheckpointError(
             f"{path} metadata is not a LAAT Lab checkpoint (missing: {', '.join(missing) or 'format'})"
         )
+    if not isinstance(metadata["version"], int):
+        raise CheckpointError(f"{path}: metadata version {metadata['version']!r} is not an integer")
     if metadata["version"] > FORMAT_VERSION:
         raise CheckpointError(f"{path} was written by a newer LAAT Lab (format {metadata['version']})")
     return metadata

@@ -198,7 +198,11 @@ def _eval_images(trained, args, n_per_class: int):
 
     from laat_core.data.sources import DataSource, stack
 
-    source = DataSource(args.data or trained.metadata.get("data", {}).get("source", "shapes"), download=args.download)
+    trained_on = str(trained.metadata.get("data", {}).get("source", "shapes"))
+    if not args.data and trained_on != "shapes":
+        # A checkpoint never chooses a folder to read: CIFAR files are pickles, so the user names the data.
+        raise UserError(f"this checkpoint was trained on {trained_on!r}: pass --data to say which data to evaluate on")
+    source = DataSource(args.data or trained_on, download=args.download)
     parts = ["base", "novel"] if args.split == "all" else [args.split]
     images, labels, offset = [], [], 0
     for part in parts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,8 +89,64 @@ def save_trained(path: str | Path, trained: TrainedModel, extra: dict[str, torch
     return save_checkpoint(path, tensors, trained.metadata)
 
 
+def _is_names(value) -> bool:
+    return isinstance(value, list) and all(isinstance(n, str) for n in value)
+
+
+def validate(metadata: dict, tensors: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Check the metadata's schema and types against the tensors before any model is built from it, so a
+    crafted file cannot ask for huge allocations, non-positive temperatures or non-finite weights."""
+    from laat_core.models.backbones import BACKBONES
+
+    def fail(reason: str):
+        raise CheckpointError(f"{path}: {reason}")
+
+    if not isinstance(metadata, dict):
+        fail("metadata is not a JSON object")
+    if not isinstance(metadata.get("version"), int):
+        fail("metadata version is not an integer")
+    spec = metadata.get("model")
+    if not isinstance(spec, dict) or spec.get("kind") not in ("anchor", "linear"):
+        fail("metadata 'model' must be an object with kind 'anchor' or 'linear'")
+    if spec.get("backbone") not in BACKBONES:
+        fail(f"unknown backbone {spec.get('backbone')!r}")
+    for key in ("mean", "std"):
+        values = spec.get(key)
+        if not (isinstance(values, list) and len(values) == 3 and all(_finite_number(v) for v in values)):
+            fail(f"model {key} must be three finite numbers")
+    if min(spec["std"]) <= 0:
+        fail("model std must be positive")
+    if not _is_names(metadata.get("class_names")):
+        fail("class_names must be a list of strings")
+    split = metadata.get("split")
+    if not (isinstance(split, dict) and _is_names(split.get("base")) and _is_names(split.get("novel"))):
+        fail("split must hold lists of class names 'base' and 'novel'")
+    if spec["kind"] == "anchor":
+        if not (_finite_number(spec.get("tau")) and spec["tau"] > 0):
+            fail("tau must be a positive number")
+        anchors = tensors.get("model.anchors")
+        if anchors is None or anchors.ndim != 2:
+            fail("the anchor head's weights are missing")
+        if (spec.get("n_classes"), spec.get("anchor_dim")) != tuple(anchors.shape):
+            fail(
+                f"metadata sizes {spec.get('n_classes')}x{spec.get('anchor_dim')} do not match the weights {tuple(anchors.shape)}"
+            )
+    else:
+        head = tensors.get("model.head.weight")
+        if head is None or spec.get("n_classes") != head.shape[0]:
+            fail("metadata n_classes does not match the linear head's weights")
+    bad = [name for name, tensor in tensors.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        fail(f"non-finite weights in {', '.join(bad[:3])}")
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def load_trained(path: str | Path) -> TrainedModel:
     tensors, metadata = load_checkpoint(path)
+    validate(metadata, tensors, path)
     try:
         model = build_model(metadata["model"])
         state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}

@@ -74,6 +74,10 @@ class TrainConfig:
             raise ValueError(f"unknown head {self.head!r}: use cosine or linear")
         if self.head not in method.heads:
             raise ValueError(f"{self.method} needs the {' or '.join(method.heads)} head, not {self.head}")
+        if not all(
+            math.isfinite(v) for v in (self.tau, self.lr, self.beta, self.eps, self.momentum, self.weight_decay)
+        ):
+            raise ValueError("tau, lr, beta, eps, momentum and weight decay must be finite numbers")
         if not (self.tau > 0 and self.lr > 0 and self.beta >= 0 and self.eps >= 0):
             raise ValueError("tau and lr must be positive; beta and eps non-negative")
         if self.bn_mode not in BN_MODES:

@@ -214,7 +214,9 @@ def test_train_live_short_run(client):
     plot, message, checkpoint = client.predict("standard", "clip-like", 1, True, 10, 30, 0.1, 1.0, api_name="/train")
     assert "Done in" in message and checkpoint.endswith(".safetensors")
     expect_error(client, "positive", "laat", "mild", 1, True, 10, 30, 0.0, 1.0, api_name="/train")
-    expect_error(client, "prompt template|not in the list", "laat", "extreme", 1, True, 10, 30, 0.2, 1.0, api_name="/train")
+    expect_error(
+        client, "prompt template|not in the list", "laat", "extreme", 1, True, 10, 30, 0.2, 1.0, api_name="/train"
+    )
 
 
 def test_why_laat_view(client):

@@ -233,6 +233,11 @@ def test_train_and_eval_on_an_image_folder(tmp_path, capsys):
             "4",
             "--no-sanity",
             "--json",
+            "--data",
+            f"imagefolder:{tmp_path / 'data'}",
         ]
     )
     assert code == 0 and json.loads(capsys.readouterr().out.splitlines()[-1])["n"] == 8
+    # without --data the checkpoint's own data path is not followed (it could point anywhere)
+    assert main(["eval", str(out), "--full", "--n-per-class", "4", "--no-sanity"]) == 2
+    assert "pass --data" in capsys.readouterr().err

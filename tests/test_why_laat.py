@@ -14,7 +14,12 @@ def _summary(per_seed: list[float]) -> dict:
     half = 4.303 * statistics.stdev(per_seed) / len(per_seed) ** 0.5  # t(0.975, 2) for 3 seeds
     rows = {
         name: {"novel|pgd": {"mean": value, "sd": 0.01, "n_seeds": 3}}
-        for name, value in (("standard", 0.05), ("anchor-at", 0.50), ("anchor-at-expansion", 0.52), ("laat", 0.5 + mean))
+        for name, value in (
+            ("standard", 0.05),
+            ("anchor-at", 0.50),
+            ("anchor-at-expansion", 0.52),
+            ("laat", 0.5 + mean),
+        )
     }
     paired = {"novel|pgd": {"mean": mean, "ci95_over_seeds": half, "seeds": 3, "per_seed": per_seed}}
     return {

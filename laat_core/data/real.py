@@ -6,11 +6,15 @@ naming the path where the files are expected.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 from torchvision import datasets, transforms
+
+from laat_core.data.safe_pickle import UnsafePickleError, restricted_load
 
 TO_TENSOR = transforms.ToTensor()
 
@@ -27,8 +31,40 @@ def _cifar_class(base: type[datasets.CIFAR10]) -> type[datasets.CIFAR10]:
         test_list = [[name, None] for name, _ in base.test_list]
         meta = {**base.meta, "md5": None}
 
+        def __init__(self, root, train: bool = True, transform=None, download: bool = False) -> None:
+            # torchvision's loader with plain pickle.load replaced by a restricted one (safe_pickle).
+            datasets.VisionDataset.__init__(self, root, transform=transform)
+            self.train = train
+            if download:
+                self.download()
+            if not self._check_integrity():
+                raise RuntimeError("Dataset not found or corrupted. You can use download=True to download it")
+            data, self.targets = [], []
+            for file_name, _ in self.train_list if train else self.test_list:
+                entry = _read_batch(os.path.join(self.root, self.base_folder, file_name))
+                data.append(entry["data"])
+                self.targets.extend(entry["labels"] if "labels" in entry else entry["fine_labels"])
+            self.data = np.vstack(data).reshape(-1, 3, 32, 32).transpose((0, 2, 3, 1))
+            self._load_meta()
+
+        def _load_meta(self) -> None:
+            path = os.path.join(self.root, self.base_folder, self.meta["filename"])
+            self.classes = _read_batch(path)[self.meta["key"]]
+            self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+
     LocalCIFAR.__name__ = base.__name__
     return LocalCIFAR
+
+
+def _read_batch(path: str) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            entry = restricted_load(handle)
+    except (UnsafePickleError, EOFError, OSError, ValueError) as error:
+        raise DataError(f"{path} is not a CIFAR batch file: {error}") from error
+    if not isinstance(entry, dict):
+        raise DataError(f"{path} is not a CIFAR batch file (no dictionary inside)")
+    return entry
 
 
 def load_cifar(name: str, root: str | Path, train: bool, download: bool = False) -> datasets.CIFAR10:
