@@ -62,6 +62,12 @@ def check_templates(templates: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     for template in templates:
         if template.count("{}") != 1:
             raise AnchorError(f"prompt template {template!r} must contain exactly one '{{}}' for the class name")
+        try:
+            template.format("x")
+        except (KeyError, IndexError, ValueError):
+            raise AnchorError(
+                f"prompt template {template!r} has braces other than one '{{}}' (write {{{{ or }}}} for a literal brace)"
+            ) from None
     return templates
 
 

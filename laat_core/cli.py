@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -29,14 +30,40 @@ def parse_eps(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def bounded_int(low: int, high: int):
+    """An argparse type: an integer in [low, high], so a typo like 1e9 steps is refused before any work."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
+
+
+STEPS = bounded_int(1, 10_000)
+EPOCHS = bounded_int(1, 100_000)
+IMAGES_PER_CLASS = bounded_int(1, 100_000)
+EPISODES = bounded_int(1, 100_000)
+
+
+def checkpoint_out(text: str) -> Path:
+    """Where a checkpoint goes: a .safetensors file (what eval reads) in a folder that exists or can be made."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a file name ending in .safetensors")
+    if path.suffix != ".safetensors":
+        raise argparse.ArgumentTypeError(f"checkpoints are .safetensors files, got {text!r}")
+    existing = next((p for p in path.absolute().parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot create {text!r}: {existing} is a file, not a folder")
+    if existing is not None and not os.access(existing, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {existing} is not writable")
+    return path
 
 
 def _read_classes(args) -> list[str]:
@@ -298,11 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--anchors", default=d.anchors, choices=("auto", *DECORRELATIONS))
     p.add_argument("--tau", type=float, default=d.tau, help="cosine temperature (chosen on base-class validation data)")
     p.add_argument("--beta", type=float, default=d.beta, help="smoothness weight (laat) or KL weight (trades)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--epochs", type=EPOCHS, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--eps", type=parse_eps, default=d.eps)
-    p.add_argument("--steps", type=positive_int, default=d.attack_steps, help="PGD steps of the training attack")
+    p.add_argument("--steps", type=STEPS, default=d.attack_steps, help="PGD steps of the training attack")
     p.add_argument("--alpha", type=parse_eps, help="PGD step size (default 2.5 * eps / steps)")
     p.add_argument("--fast", action="store_true", help="FGSM with random start instead of PGD (fast AT)")
     p.add_argument(
@@ -311,12 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=BN_MODES,
         help="joint: clean and adversarial batches in one forward; separate: two forwards (official code)",
     )
-    p.add_argument("--n-per-class", type=int, default=d.n_per_class)
+    p.add_argument("--n-per-class", type=IMAGES_PER_CLASS, default=d.n_per_class)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--data-seed", type=int, default=d.data_seed)
     p.add_argument("--time-budget", type=float, help="seconds; stop after the epoch that crosses it")
     p.add_argument("--resume", help="checkpoint to continue from")
-    p.add_argument("--out", help="checkpoint path (default runs/shapes-<method>.safetensors)")
+    p.add_argument("--out", type=checkpoint_out, help="checkpoint path (default runs/shapes-<method>.safetensors)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="clean and robust accuracy with 95%% intervals")
@@ -324,12 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="novel", choices=("base", "novel", "all"))
     p.add_argument("--attack", default="pgd", choices=("none", "fgsm", "pgd", "cw", "apgd", "autoattack"))
     p.add_argument("--eps", type=parse_eps, default=8 / 255)
-    p.add_argument("--steps", type=positive_int, default=20)
+    p.add_argument("--steps", type=STEPS, default=20)
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--episodes", type=positive_int, help="5-way episodes (official: 2000, 100 for AutoAttack)")
+    group.add_argument("--episodes", type=EPISODES, help="5-way episodes (official: 2000, 100 for AutoAttack)")
     group.add_argument("--full", action="store_true", help="plain accuracy over all images of the split")
     p.add_argument("--shots", type=int, default=0, choices=(0, 1), help="0: zero-shot anchors; 1: one support image")
-    p.add_argument("--n-per-class", type=int, help="evaluation images per class (generated)")
+    p.add_argument("--n-per-class", type=IMAGES_PER_CLASS, help="evaluation images per class (generated)")
     p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation images and attacks")
     p.add_argument("--data", help="data source (default: the checkpoint's); see laat train --help")
     p.add_argument("--download", action="store_true", help="download CIFAR-100 with torchvision (online)")
@@ -345,12 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
+    command = "laat"
+    try:  # Ctrl-C at any moment, imports included, ends with one line
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = f"laat {args.command}"
         return args.func(args)
-    except (UserError, ValueError, FileNotFoundError) as error:
-        print(f"laat {args.command}: error: {error}", file=sys.stderr)
+    except (UserError, ValueError, OSError) as error:
+        print(f"{command}: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

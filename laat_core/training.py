@@ -265,6 +265,11 @@ def train(
     loader = DataLoader(
         train_set, config.batch_size, shuffle=sampler is None, sampler=sampler, generator=generator, drop_last=True
     )
+    if len(loader) == 0:
+        raise ValueError(
+            f"{len(train_set)} training images make no full batch of {config.batch_size}: "
+            "use more images per class or a smaller batch size"
+        )
     val_loader = DataLoader(val_set, 256)
     # The attack runs on the bare module: torchattacks puts it in eval mode, and no DDP sync is needed.
     attack = _train_attack(model, config)

@@ -97,16 +97,28 @@ def test_split_all_is_generalized_zero_shot_over_64_classes(checkpoint, capsys):
         (["eval", "/no/such.safetensors"], "checkpoint not found"),
         (["eval", "{ckpt}", "--eps", "8/0"], "eps must be a number"),
         (["eval", "{ckpt}", "--eps", "2"], "eps must lie in [0, 1]"),
-        (["eval", "{ckpt}", "--steps", "0"], "must be a positive integer"),
+        (["eval", "{ckpt}", "--steps", "0"], "must be between 1 and"),
         (["eval", "{bad}"], "not a readable safetensors"),
-        (["train", "--epochs", "0"], "must be positive"),
+        (["train", "--epochs", "0"], "must be between 1 and"),
         (["train", "--tau", "0"], "tau and lr must be positive"),
+        # issue 9: each of these used to end in a traceback or to be accepted
+        (["train", "--n-per-class", "2", "--epochs", "1"], "make no full batch"),
+        (["train", "--data", "imagefolder:/etc/passwd", "--epochs", "1"], "not an image-folder data set"),
+        (["eval", "{ckpt}", "--n-per-class", "-5"], "must be between 1 and"),
+        (["anchors", "--classes", "cat, dog", "--prompt", "a {} of {x}"], "braces other than"),
+        (["train", "--out", "{tmp}"], "is a directory"),
+        (["train", "--out", "model.pt"], "checkpoints are .safetensors files"),
+        (["train", "--steps", "1e9"], "must be an integer"),
+        (["train", "--steps", "1000000000"], "must be between 1 and"),
+        (["eval", "{ckpt}", "--episodes", "1000000000"], "must be between 1 and"),
+        (["train", "--lr", "inf"], "must be finite"),
     ],
 )
 def test_cli_errors(checkpoint, tmp_path, capsys, argv, message):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not safetensors at all")
-    argv = [a.format(ckpt=checkpoint, bad=bad) for a in argv]
+    fill = {"{ckpt}": str(checkpoint), "{bad}": str(bad), "{tmp}": str(tmp_path)}
+    argv = [fill.get(a, a) for a in argv]
     try:
         code = main(argv)
     except SystemExit as exit_:  # argparse's own validation

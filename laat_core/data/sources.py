@@ -43,6 +43,12 @@ class DataSource:
             split = cifar_fs_split()
             return {"base": split["base"], "novel": split["novel"]}
         if self.kind == "imagefolder":
+            missing = [s for s in ("base", "novel") if not (self.root / s).is_dir()]
+            if missing:
+                raise DataError(
+                    f"{self.root} is not an image-folder data set: it needs the folders "
+                    f"{self.root / 'base'} and {self.root / 'novel'} with one folder per class"
+                )
             return {s: sorted(p.name for p in (self.root / s).iterdir() if p.is_dir()) for s in ("base", "novel")}
         raise DataError(f"unknown data source {self.spec!r}: use shapes, cifar-fs:<root> or imagefolder:<root>")
 
