@@ -109,6 +109,7 @@ def anchor_lab(class_text: str, encoder: str, template: str, ensemble: bool, n_b
         f"{len(names)} classes · encoder {shown(encoder)} · first {result.n_base} are base · {shown(method)}. "
         f"Mean off-diagonal cosine {result.stats_before.mean_offdiag:.3f} → {result.stats_after.mean_offdiag:.3f}."
     )
+    message += "".join(f"\n\n**Warning:** {shown(w)}" for w in result.warnings)
     return (
         figures.cosine_heatmaps(names, result.cos_before, result.cos_after, method),
         figures.cosine_histogram(result.pairs_before, result.pairs_after),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from laat_core.anchors import AnchorStats, anchor_stats, cosine_matrix, encode_anchors, offdiagonal
 from laat_core.decorrelation import decorrelate
@@ -25,6 +27,37 @@ class AnchorLabResult:
     map_before: np.ndarray | None
     map_after: np.ndarray | None
     map_method: str
+    warnings: list[str]
+
+
+NEAR_IDENTICAL = 0.999  # anchors this close are one class to any cosine head
+
+
+def anchor_warnings(names: list[str], raw: torch.Tensor, result) -> list[str]:
+    """What a user should know before trusting these anchors: duplicates, and novel anchors the expansion
+    pushes past 90 degrees (those further from the base mean than any base anchor crowd together there)."""
+    warnings = []
+    cos = cosine_matrix(raw.double())
+    pairs = [(names[i], names[j], float(cos[i, j])) for i in range(len(names)) for j in range(i + 1, len(names))]
+    near = [p for p in pairs if p[2] >= NEAR_IDENTICAL]
+    if near:
+        listed = "; ".join(f"{a} / {b} ({c:.3f})" for a, b, c in near[:5])
+        warnings.append(
+            f"{len(near)} pair(s) of classes get (nearly) the same anchor: {listed}. The encoder cannot tell "
+            "them apart (MiniLM, for one, knows little outside English); no classifier on these anchors can."
+        )
+    fit = getattr(result, "fit", None)
+    if fit is not None and result.n_base < len(names):
+        unit = raw.double() / raw.double().norm(dim=1, keepdim=True)
+        angles = torch.arccos((unit[result.n_base :] @ fit.mean_direction).clamp(-1, 1))
+        beyond = [names[result.n_base + i] for i, a in enumerate(angles.tolist()) if a > fit.theta_max]
+        if beyond:
+            warnings.append(
+                f"{len(beyond)} novel class(es) lie further from the base mean than any base class "
+                f"({', '.join(beyond[:5])}): the expansion scales every angle by {math.pi / 2 / fit.theta_max:.2f}, "
+                "so these land past 90 degrees from the base mean, where they crowd together again."
+            )
+    return warnings
 
 
 def run_anchor_lab(
@@ -51,6 +84,7 @@ def run_anchor_lab(
         map_before,
         map_after,
         map_method,
+        anchor_warnings(names, raw, result),
     )
 
 

@@ -104,3 +104,17 @@ def test_decorrelate_dispatch_and_errors():
         decorrelate(anchors, "whiten")
     with pytest.raises(ValueError, match="between 1 and 8"):
         decorrelate(anchors, "expansion", 9)
+
+
+def test_anchor_lab_warns_on_identical_anchors_and_on_novel_anchors_pushed_past_90_degrees():
+    """Issue 9: MiniLM gives 猫 and 狗 one anchor, and cat/dog/tiger/lion as base pushes car/truck/bus together."""
+    from laat_core.anchor_lab import run_anchor_lab
+
+    same = run_anchor_lab(["猫", "狗", "cat"], "minilm", ("a photo of a {}.",), None, "expansion", with_map=False)
+    assert any("猫 / 狗" in w for w in same.warnings)
+    vehicles = ["cat", "dog", "tiger", "lion", "car", "truck", "bus"]
+    crowded = run_anchor_lab(vehicles, "minilm", ("a photo of a {}.",), 4, "expansion", with_map=False)
+    assert any("past 90 degrees" in w and "truck" in w for w in crowded.warnings)
+    assert crowded.cos_after[4:, 4:].min() > crowded.cos_before[4:, 4:].min()  # the crowding the text names
+    fine = run_anchor_lab(["cat", "dog", "ship"], "minilm", ("a photo of a {}.",), None, "expansion", with_map=False)
+    assert fine.warnings == []
