@@ -25,6 +25,7 @@ base-val PGD-10 of the two; novel classes are never looked at for it.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -221,11 +222,13 @@ def run_autoattack(regime: str, row: str, seed: int, n_per_class: int) -> None:
     print(f"{regime} {row} seed {seed}: AutoAttack {_acc(result['autoattack']['correct']):.3f}", flush=True)
 
 
+@functools.lru_cache(maxsize=1)
 def _commit() -> str:
+    """The commit this process started on (main() calls it first), '+dirty' if tracked files differed."""
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-        ).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+        dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], capture_output=True, text=True, cwd=ROOT)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except OSError:
         return "unknown"
 
@@ -492,6 +495,7 @@ def main() -> None:
     parser.add_argument("--combine", action="store_true")
     parser.add_argument("--ship", action="store_true", help="copy the clip-like anchor-AT and LAAT models to assets/")
     args = parser.parse_args()
+    _commit()  # fixed at start: later commits do not change the code this process runs
     if args.combine or args.ship:
         if args.combine:
             combine()
