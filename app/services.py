@@ -1,7 +1,7 @@
 """The app's model store: shipped checkpoints, uploaded ones and those trained in the session.
 
-Each model has a lock because pointing a cosine head at a class list mutates it; two requests
-on one model take turns.
+Models are shared by every request without locks: pointing a model at a class list (head_for) builds a
+head that carries its anchors into the forward pass and changes nothing in the model.
 """
 
 from __future__ import annotations
@@ -31,25 +31,21 @@ EXAMPLES = ASSETS / "examples"
 
 MAX_CACHED = 12  # shipped + a few uploaded or trained models; older uploads are reloaded on demand
 _cache: dict[str, TrainedModel] = {}
-_locks: dict[str, threading.Lock] = {}
-_guard = threading.Lock()
+_guard = threading.Lock()  # guards the cache dictionary only, never a model
 
 
 def shipped_models() -> dict[str, Path]:
     return {label: path for label, path in SHIPPED.items() if path.is_file()}
 
 
-def get_model(path: str | Path) -> tuple[TrainedModel, threading.Lock]:
+def get_model(path: str | Path) -> TrainedModel:
     key = str(Path(path).resolve())
     with _guard:
         if key not in _cache:
             if len(_cache) >= MAX_CACHED:
-                oldest = next(iter(_cache))
-                _cache.pop(oldest)
-                _locks.pop(oldest)
+                _cache.pop(next(iter(_cache)))
             _cache[key] = load_trained(key)
-            _locks[key] = threading.Lock()
-        return _cache[key], _locks[key]
+        return _cache[key]
 
 
 def clip_spec() -> str | None:
@@ -58,5 +54,5 @@ def clip_spec() -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def get_clip() -> tuple[ClipZeroShotModel, threading.Lock]:
-    return ClipZeroShotModel(get_encoder(f"openclip:{clip_spec()}")), threading.Lock()
+def get_clip() -> ClipZeroShotModel:
+    return ClipZeroShotModel(get_encoder(f"openclip:{clip_spec()}"))

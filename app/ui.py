@@ -132,7 +132,7 @@ def model_choices(session_models: dict | None, with_clip: bool = True) -> list[s
 
 
 def _resolve_model(label: str, session_models: dict | None):
-    """(model with head_for(names), its lock) for a dropdown label."""
+    """The model (anything with head_for(names)) behind a dropdown label."""
     if label == CLIP_LABEL and clip_spec():
         try:
             return get_clip()
@@ -169,9 +169,8 @@ def _to_uint8(tensor) -> np.ndarray:
 
 
 def _attack_one(label, session_models, image, names, spec, true_class):
-    trained, lock = _resolve_model(label, session_models)
-    with lock:
-        outcome = attack_image(trained, label, image, names, spec, true_class or None)
+    trained = _resolve_model(label, session_models)
+    outcome = attack_image(trained, label, image, names, spec, true_class or None)
     summary = (
         f"**{shown(label)}** · {outcome.spec} · label used: *{shown(outcome.label)}*\n\n"
         f"clean → **{shown(outcome.clean_prediction)}** ({outcome.clean_probs.get(outcome.clean_prediction, 0):.2f}); "
@@ -211,7 +210,7 @@ def upload_checkpoint(file, session_models: dict | None):
         raise gr.Error("no file uploaded")
     path = Path(file if isinstance(file, str) else file.name)
     try:
-        trained, _ = get_model(path)
+        trained = get_model(path)
     except CheckpointError as error:
         raise user_error(error) from None
     label = f"uploaded: {path.name}"
@@ -243,9 +242,8 @@ def recompute_curves(attack: str, n_per_class: float, session_models: dict | Non
     jobs = [(label, split) for label in labels for split in ("base", "novel")]
     for j, (label, split) in enumerate(jobs):
         progress(j / len(jobs), desc=f"{label} · {split}")
-        trained, lock = _resolve_model(label, session_models)
-        with lock:
-            points += [p.to_dict() for p in robustness_curve(trained, label, split, grid, attack, 10, n_per_class)]
+        trained = _resolve_model(label, session_models)
+        points += [p.to_dict() for p in robustness_curve(trained, label, split, grid, attack, 10, n_per_class)]
     return figures.robustness_curves(points), f"Recomputed: {attack.upper()}-10, {n_per_class} fresh images per class."
 
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from laat_core.attacks import AttackSpec, make_attack
 from laat_core.attacks.factory import autoattack_plan
+from laat_core.models.head import AnchorHead
 
 
 @dataclass
@@ -115,7 +116,7 @@ def evaluate_episodes(
     seed: int = 0,
     progress: bool = False,
 ) -> EvalResult:
-    """The official protocol: `episodes` random `ways`-way tasks; the head is re-pointed per episode."""
+    """The official protocol: `episodes` random `ways`-way tasks, each scored by its own AnchorHead."""
     n_split = class_anchors.shape[0]
     if n_split < ways:
         raise ValueError(f"{ways}-way episodes need at least {ways} classes, the split has {n_split}")
@@ -124,27 +125,22 @@ def evaluate_episodes(
     if min(len(idx) for idx in by_class) < queries + shots:
         raise ValueError(f"episodes need {queries + shots} images per class; generate more (--n-per-class)")
     accuracies = []
-    original = model.anchors.clone()
-    try:
-        for _ in tqdm(range(episodes), desc=f"episodes ({spec.describe()})", disable=not progress, leave=False):
-            classes = torch.randperm(n_split, generator=generator)[:ways]
-            picks = [
-                by_class[c][torch.randperm(len(by_class[c]), generator=generator)[: queries + shots]] for c in classes
-            ]
-            query = torch.cat([p[shots:] for p in picks])
-            episode_labels = torch.arange(ways).repeat_interleave(queries)
-            if shots:
-                with torch.no_grad():
-                    support = torch.stack(
-                        [F.normalize(model.eval().features(images[p[:shots]]), dim=1).mean(0) for p in picks]
-                    )
-                model.set_anchors(support)
-            else:
-                model.set_anchors(class_anchors[classes])
-            predictions = predict_adversarial(model, images[query], episode_labels, spec, ways)
-            accuracies.append(float((predictions == episode_labels).float().mean()))
-    finally:
-        model.set_anchors(original)
+    scorer = model.model if isinstance(model, AnchorHead) else model  # the model behind the split's head
+    for _ in tqdm(range(episodes), desc=f"episodes ({spec.describe()})", disable=not progress, leave=False):
+        classes = torch.randperm(n_split, generator=generator)[:ways]
+        picks = [by_class[c][torch.randperm(len(by_class[c]), generator=generator)[: queries + shots]] for c in classes]
+        query = torch.cat([p[shots:] for p in picks])
+        episode_labels = torch.arange(ways).repeat_interleave(queries)
+        if shots:
+            with torch.no_grad():
+                support = torch.stack(
+                    [F.normalize(scorer.eval().features(images[p[:shots]]), dim=1).mean(0) for p in picks]
+                )
+            head = AnchorHead(scorer, support)
+        else:
+            head = AnchorHead(scorer, class_anchors[classes])
+        predictions = predict_adversarial(head, images[query], episode_labels, spec, ways)
+        accuracies.append(float((predictions == episode_labels).float().mean()))
     values = torch.tensor(accuracies)
     protocol = f"{episodes} episodes, {ways}-way {shots}-shot, {queries} queries/class"
     return EvalResult(

@@ -13,7 +13,7 @@ from torch import nn
 from laat_core.anchors import encode_anchors
 from laat_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from laat_core.expansion import ExpansionFit, apply_expansion
-from laat_core.models import AnchorClassifier, LinearClassifier
+from laat_core.models import AnchorClassifier, AnchorHead, LinearClassifier
 
 
 @dataclass
@@ -53,10 +53,11 @@ class TrainedModel:
         return decorrelate_with(raw, self.metadata["decorrelation"])
 
     def head_for(self, names: list[str]) -> nn.Module:
-        """The model with its cosine head pointed at `names` (linear models: their own classes only)."""
+        """The model scoring `names` (linear models: their own classes only), in eval mode. The shared
+        model is not changed: the anchors travel with the returned head (AnchorHead)."""
         if self.zero_shot:
-            self.model.set_anchors(self.anchors_for(names))
-        elif names != self.split["base"]:
+            return AnchorHead(self.model.eval(), self.anchors_for(names))
+        if names != self.split["base"]:
             raise ValueError("a linear-head model can only classify its training classes")
         return self.model.eval()
 

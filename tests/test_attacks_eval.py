@@ -96,7 +96,7 @@ def test_full_evaluation_reports_ci_and_notes():
     assert "eval mode" in robust.notes[0] and robust.attack_spec == "PGD-5 eps=8/255"
 
 
-def test_episodes_protocol_restores_the_head():
+def test_episodes_protocol_leaves_the_model_unchanged():
     model = _model(8)
     anchors = model.anchors.clone()
     x, y = _batch(8 * 6, 8)

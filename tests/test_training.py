@@ -241,3 +241,23 @@ def test_train_and_eval_on_an_image_folder(tmp_path, capsys):
     # without --data the checkpoint's own data path is not followed (it could point anywhere)
     assert main(["eval", str(out), "--full", "--n-per-class", "4", "--no-sanity"]) == 2
     assert "pass --data" in capsys.readouterr().err
+
+
+def test_heads_carry_their_anchors_so_one_model_serves_many_class_lists_at_once(laat_checkpoint):
+    """Issue 9: heads used to be re-pointed in place, so the app serialised requests with locks."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    trained = load_trained(laat_checkpoint)
+    base, novel = trained.names_for("base"), trained.names_for("novel")
+    x = torch.rand(6, 3, 32, 32)
+    with torch.no_grad():
+        expected = {"base": trained.head_for(base)(x), "novel": trained.head_for(novel)(x)}
+
+    def score(split: str) -> bool:
+        with torch.no_grad():
+            return torch.allclose(trained.head_for(base if split == "base" else novel)(x), expected[split], atol=1e-5)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(score, ["base", "novel"] * 8))
+    assert expected["base"].shape == (6, 48) and expected["novel"].shape == (6, 16)
+    assert torch.allclose(trained.model.anchors, trained.class_anchors[:48])  # the model itself never changed

@@ -46,18 +46,13 @@ class AnchorClassifier(nn.Module):
         anchors = self.anchors if anchors is None else anchors
         return F.normalize(features, dim=1) @ anchors.T / self.tau
 
-    def forward(self, x: torch.Tensor, return_features: bool = False):
-        # Features come out of forward() too, so losses that need them still go through
-        # DistributedDataParallel's forward (and its gradient synchronisation).
+    def forward(self, x: torch.Tensor, anchors: torch.Tensor | None = None, return_features: bool = False):
+        """Logits against `anchors` (unit rows; default: the training anchors). The anchors are an input, not
+        state (see laat_core.models.head.AnchorHead). Features come out of forward() too, so losses that need
+        them still go through DistributedDataParallel's forward (and its gradient synchronisation)."""
         features = self.features(x)
-        logits = self.logits_from_features(features)
+        logits = self.logits_from_features(features, anchors)
         return (logits, features) if return_features else logits
-
-    def set_anchors(self, anchors: torch.Tensor) -> None:
-        """Swap the class set (base, novel, all or any typed list) without touching the weights."""
-        if anchors.ndim != 2 or anchors.shape[1] != self.anchors.shape[1]:
-            raise ValueError(f"anchors must be (classes, {self.anchors.shape[1]}), got {tuple(anchors.shape)}")
-        self.anchors = F.normalize(anchors.detach().float(), dim=1).to(self.anchors.device)
 
 
 class LinearClassifier(nn.Module):
