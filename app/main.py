@@ -18,6 +18,9 @@ if str(ROOT) not in sys.path:  # `python app/main.py` from a checkout, without i
     sys.path.insert(0, str(ROOT))
 
 
+APP_TORCH_THREADS = 1
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="LAAT Lab web app")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
@@ -37,8 +40,17 @@ def main(argv=None) -> None:
     # The first anchor-lab request should not wait for MiniLM to load or UMAP to compile.
     threading.Thread(target=get_encoder, args=("minilm",), name="minilm-warm-up", daemon=True).start()
     warm_up_umap_in_background()
+    import torch
+
+    # One intra-op thread per request: with concurrent requests (and anything else on the machine) two
+    # threads made single-image PGD-10 several times slower (benchmarks/bench_threads.py, BENCHMARKS.md).
+    torch.set_num_threads(APP_TORCH_THREADS)
     demo = build_app()
     demo.queue(default_concurrency_limit=2, max_size=32)
+    where = "all network interfaces" if args.host in ("0.0.0.0", "::") else args.host
+    print(
+        f"LAAT Lab: serving on {where}, port {args.port} (--host / GRADIO_SERVER_NAME choose the address)", flush=True
+    )
     demo.launch(
         server_name=args.host,
         server_port=args.port,

@@ -41,7 +41,10 @@ from laat_core.training import TrainConfig, train
 from laat_core.why_laat import METRIC_LABEL, explanation, load_summary, regime_matrices, row_results
 
 TRAIN_TAB_STEPS = 3  # PGD steps of the Train tab's (non-fast) attack: live training must stay short
-STEPLESS_ATTACKS = ("fgsm", "autoattack")  # attacks that ignore the steps slider
+STEPLESS_ATTACKS = ("fgsm", "autoattack")
+AUTOATTACK_TIME_LIMIT_S = (
+    60.0  # per model, checked at every forward pass inside the attack  # attacks that ignore the steps slider
+)
 APP_MAX_CLASSES = 300  # heatmaps and UMAP of more classes are unreadable and slow in a browser
 CIFAR10 = "airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck"
 MINILM = "MiniLM (offline)"
@@ -170,7 +173,7 @@ def _to_uint8(tensor) -> np.ndarray:
 
 def _attack_one(label, session_models, image, names, spec, true_class):
     trained = _resolve_model(label, session_models)
-    outcome = attack_image(trained, label, image, names, spec, true_class or None)
+    outcome = attack_image(trained, label, image, names, spec, true_class or None, time_limit_s=AUTOATTACK_TIME_LIMIT_S)
     summary = (
         f"**{shown(label)}** · {outcome.spec} · label used: *{shown(outcome.label)}*\n\n"
         f"clean → **{shown(outcome.clean_prediction)}** ({outcome.clean_probs.get(outcome.clean_prediction, 0):.2f}); "
@@ -188,7 +191,28 @@ def _attack_one(label, session_models, image, names, spec, true_class):
     ]
 
 
+AUTOATTACK_SLOTS = threading.BoundedSemaphore(1)  # one AutoAttack at a time on the server; fast attacks never wait
+
+
 def run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models):
+    if attack != "autoattack":
+        return _run_attacks(
+            upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models
+        )
+    if not AUTOATTACK_SLOTS.acquire(blocking=False):
+        raise gr.Error(
+            f"Another AutoAttack is running on this server (one at a time, at most {AUTOATTACK_TIME_LIMIT_S:g} s each). "
+            "Try again in a minute, or use PGD or APGD, which never wait for it."
+        )
+    try:
+        return _run_attacks(
+            upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models
+        )
+    finally:
+        AUTOATTACK_SLOTS.release()
+
+
+def _run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models):
     try:
         image = prepare_image(_image_from_inputs(upload, sketch))
         names = parse_class_names(class_text, max_classes=APP_MAX_CLASSES)
@@ -463,6 +487,9 @@ def build_app() -> gr.Blocks:
                 [upload, sketch, attack_classes, true_class, model_a, model_b, attack, eps, steps, session_models],
                 result_columns,
                 api_name="attack",
+                # Attacks take a fraction of a second on one torch thread: no per-event limit, so a quick PGD
+                # never queues behind a slow job; AutoAttack is limited inside (AUTOATTACK_SLOTS).
+                concurrency_limit=None,
             )
             ckpt.upload(
                 upload_checkpoint,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -130,6 +132,26 @@ def test_attack_result_says_what_happened(client):
         assert "already misclassified before the attack" in summary or "prediction flipped" in summary
     outputs = _attack(client, handle_file(image), true_class="red star", attack="pgd", eps=16)
     assert "prediction flipped to" in outputs[4]  # the standard model falls at 16/255
+
+
+def test_fast_attacks_do_not_wait_behind_an_autoattack(client):
+    """Issue 9: a 0.1 s PGD waited 47-59 s behind another tab's AutoAttack."""
+    image, _ = client.predict("red star", 3, api_name="/draw_sample")
+    slow = client.submit(
+        handle_file(image), None, "red star, blue heart, green cross, red circle, cyan triangle", "red star",
+        STANDARD, LAAT, "autoattack", 1, 1, api_name="/attack",
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while slow.status().code.name not in ("PROCESSING",) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    outputs = _attack(client, handle_file(image), attack="pgd", eps=8, steps=5)
+    assert "PGD-5 eps=8/255" in outputs[4]
+    # The PGD came back while the AutoAttack (at 1/255 LAAT survives, so it runs its whole budget) still runs,
+    # and a second AutoAttack is told so at once instead of queueing.
+    assert not slow.done()
+    expect_error(client, "Another AutoAttack is running", handle_file(image), None, "red star, blue heart",
+                 "", STANDARD, LAAT, "autoattack", 1, 1, api_name="/attack")  # fmt: skip
+    assert "AutoAttack" in slow.result()[4]
 
 
 def test_user_text_is_escaped_in_messages(client):

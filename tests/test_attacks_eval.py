@@ -126,3 +126,18 @@ def test_sanity_checks_flag_gradient_masking():
     assert sanity_warnings({"none": 0.9, "fgsm": 0.6, "pgd": 0.5}, large_eps_accuracy=0.0, chance=0.1) == []
     warnings = sanity_warnings({"none": 0.9, "fgsm": 0.4, "pgd": 0.6}, large_eps_accuracy=0.5, chance=0.1)
     assert any("pgd accuracy" in w for w in warnings) and any("large eps" in w for w in warnings)
+
+
+def test_autoattack_time_limit_holds_inside_a_component():
+    """Issue 9: the app's AutoAttack limit was only checked between components (45-193 s runs)."""
+    import time
+
+    from laat_core.attack_lab import _autoattack_with_deadline
+
+    model = _model(5)
+    x, y = _batch(1, 5)
+    start = time.perf_counter()
+    adversarial, note = _autoattack_with_deadline(model, x, y, AttackSpec("autoattack", 8 / 255), 5, time_limit_s=0.0)
+    assert time.perf_counter() - start < 5
+    assert "time limit of 0 s reached during apgd-ce" in note and "lower bound" in note
+    assert torch.equal(adversarial, x)
