@@ -11,17 +11,21 @@ import gradio as gr
 from gradio.events import Dependency
 
 class ImageInput(gr.Image):
-    """gr.Image whose undecodable uploads get a plain message instead of a preprocessing trace."""
+    """gr.Image whose uploads are decoded safely (laat_core.image_io) with plain messages for bad files."""
 
     def get_block_name(self) -> str:
         return "image"  # render with gr.Image's front end: only the server-side preprocessing differs
 
     def preprocess(self, payload):
+        """Decode with laat_core.image_io: size checked before decoding, every colour mode converted
+        explicitly (CMYK, palette, 16-bit, animated), a plain message for anything else."""
+        if payload is None:
+            return None
+        name = getattr(payload, "orig_name", None) or "the upload"
         try:
-            return super().preprocess(payload)
-        except (OSError, ValueError) as error:  # PIL.UnidentifiedImageError is an OSError
-            name = getattr(payload, "orig_name", None) or "the upload"
-            raise gr.Error(f"{name} is not an image file PIL can read ({type(error).__name__})") from None
+            return read_image_file(payload.path, shown_name=Path(name).name)
+        except ImageFileError as error:
+            raise gr.Error(html.escape(str(error), quote=False)) from None
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
     if TYPE_CHECKING:

@@ -118,6 +118,27 @@ def main() -> None:
     print(
         f"\ntotal {total:.1f} s; robust accuracy under AutoAttack {float(robust.float().mean()):.3f} (n={len(labels)})"
     )
+    if args.official:
+        run_official(args, counter, images, labels)
+
+
+def run_official(args, counter: PassCounter, images: torch.Tensor, labels: torch.Tensor) -> None:
+    import sys
+
+    sys.path.insert(0, args.official)
+    from autoattack import AutoAttack  # the official package, from the given checkout
+
+    counter.with_grad = counter.without_grad = 0
+    adversary = AutoAttack(counter, norm="Linf", eps=args.eps, version="standard", seed=args.seed, verbose=True)
+    start = time.perf_counter()
+    adv = adversary.run_standard_evaluation(images, labels, bs=len(images))
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        accuracy = float((counter.model(adv).argmax(1) == labels).float().mean())
+    print(
+        f"\nofficial AutoAttack (standard): {seconds:.1f} s, fwd+bwd passes {counter.with_grad}, "
+        f"fwd passes {counter.without_grad}, robust accuracy {accuracy:.3f} (n={len(labels)})"
+    )
 
 
 if __name__ == "__main__":

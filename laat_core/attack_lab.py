@@ -17,9 +17,8 @@ from torch import nn
 
 from laat_core.attacks import AttackSpec, make_attack
 from laat_core.attacks.factory import autoattack_plan
+from laat_core.image_io import MAX_INPUT_PIXELS, MIN_INPUT_SIDE
 
-MAX_INPUT_PIXELS = 4096 * 4096
-MIN_INPUT_SIDE = 8
 MAX_STEPS = 200
 MAX_EPS_255 = 64
 

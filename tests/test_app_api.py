@@ -146,12 +146,22 @@ def test_fast_attacks_do_not_wait_behind_an_autoattack(client):
         time.sleep(0.1)
     outputs = _attack(client, handle_file(image), attack="pgd", eps=8, steps=5)
     assert "PGD-5 eps=8/255" in outputs[4]
-    # The PGD came back while the AutoAttack (at 1/255 LAAT survives, so it runs its whole budget) still runs,
-    # and a second AutoAttack is told so at once instead of queueing.
+    # The PGD came back while the AutoAttack (at 1/255 LAAT survives, so it runs its whole budget) still runs.
     assert not slow.done()
-    expect_error(client, "Another AutoAttack is running", handle_file(image), None, "red star, blue heart",
-                 "", STANDARD, LAAT, "autoattack", 1, 1, api_name="/attack")  # fmt: skip
     assert "AutoAttack" in slow.result()[4]
+
+
+def test_a_second_autoattack_is_told_the_server_is_busy():
+    import gradio as gr
+
+    from app import ui
+
+    assert ui.AUTOATTACK_SLOTS.acquire(blocking=False)  # as if another user's AutoAttack were running
+    try:
+        with pytest.raises(gr.Error, match="Another AutoAttack is running"):
+            ui.run_attacks(None, None, "red star, blue heart", "", STANDARD, LAAT, "autoattack", 8, 1, {})
+    finally:
+        ui.AUTOATTACK_SLOTS.release()
 
 
 def test_user_text_is_escaped_in_messages(client):
