@@ -129,7 +129,9 @@ def run_official(args, counter: PassCounter, images: torch.Tensor, labels: torch
     from autoattack import AutoAttack  # the official package, from the given checkout
 
     counter.with_grad = counter.without_grad = 0
-    adversary = AutoAttack(counter, norm="Linf", eps=args.eps, version="standard", seed=args.seed, verbose=True)
+    adversary = AutoAttack(
+        counter, norm="Linf", eps=args.eps, version="standard", seed=args.seed, verbose=True, device="cpu"
+    )
     start = time.perf_counter()
     adv = adversary.run_standard_evaluation(images, labels, bs=len(images))
     seconds = time.perf_counter() - start
