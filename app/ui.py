@@ -264,11 +264,15 @@ def recompute_curves(attack: str, n_per_class: float, session_models: dict | Non
     grid = default_eps_grid()
     points = []
     jobs = [(label, split) for label in labels for split in ("base", "novel")]
+    # A generator: each finished curve is shown at once, and Stop (or a closed tab) ends the work between
+    # curves instead of letting it run on for minutes.
     for j, (label, split) in enumerate(jobs):
         progress(j / len(jobs), desc=f"{label} · {split}")
         trained = _resolve_model(label, session_models)
         points += [p.to_dict() for p in robustness_curve(trained, label, split, grid, attack, 10, n_per_class)]
-    return figures.robustness_curves(points), f"Recomputed: {attack.upper()}-10, {n_per_class} fresh images per class."
+        if j + 1 < len(jobs):
+            yield figures.robustness_curves(points), f"Recomputing: {j + 1} of {len(jobs)} curves done…"
+    yield figures.robustness_curves(points), f"Recomputed: {attack.upper()}-10, {n_per_class} fresh images per class."
 
 
 # ------------------------------------------------------------------ train
@@ -289,7 +293,7 @@ def train_live(method, regime, epochs, fast, n_per_class, budget_s, tau, beta, s
         )
     except ValueError as error:
         raise user_error(error) from None
-    out = Path(tempfile.mkdtemp(prefix="laat-train-")) / f"shapes-{method}-live.safetensors"
+    out = _fresh_training_dir() / f"shapes-{method}-live.safetensors"
     updates: queue.Queue = queue.Queue()
     stop = threading.Event()
     run_id = uuid.uuid4().hex
@@ -343,6 +347,21 @@ def train_live(method, regime, epochs, fast, n_per_class, budget_s, tau, beta, s
     )
 
 
+TRAINED_ROOT = Path(tempfile.gettempdir()) / "laat-lab-trained"
+KEEP_TRAINED = 20  # Train-tab checkpoints kept on disk (a few MB each); older ones are deleted
+
+
+def _fresh_training_dir() -> Path:
+    """A new folder for one training's checkpoint; the oldest beyond KEEP_TRAINED are removed first."""
+    import shutil
+
+    TRAINED_ROOT.mkdir(exist_ok=True)
+    runs = sorted(TRAINED_ROOT.iterdir(), key=lambda p: p.stat().st_mtime)
+    for old in runs[: max(0, len(runs) - KEEP_TRAINED + 1)]:
+        shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=TRAINED_ROOT))
+
+
 def stop_training(run_id: str) -> None:
     """Ask the session's training to stop after its current batch; it then saves and offers the model."""
     flag = _STOP_FLAGS.get(run_id or "")
@@ -378,7 +397,8 @@ def build_app() -> gr.Blocks:
     base, novel = shapes.default_split()
     enc_choices, clip_note = encoder_choices()
     models = model_choices(None)
-    with gr.Blocks(title="LAAT Lab") as demo:
+    # Gradio's cache of uploads and outputs is emptied of files older than an hour, every ten minutes.
+    with gr.Blocks(title="LAAT Lab", delete_cache=(600, 3600)) as demo:
         session_models = gr.State({})
         gr.Markdown(texts.intro_text(list(shipped_models())))
         with gr.Tab("Anchor lab"):
@@ -506,13 +526,15 @@ def build_app() -> gr.Blocks:
                 curve_attack = gr.Radio(["pgd", "fgsm"], value="pgd", label="attack")
                 curve_n = gr.Slider(1, 20, value=1, step=1, label="fresh images per class (1 takes about a minute)")
                 recompute = gr.Button("Recompute")
+                recompute_stop = gr.Button("Stop")
             demo.load(shipped_curves, None, [curve_plot, curve_message], api_name="shipped_curves")
-            recompute.click(
+            recompute_event = recompute.click(
                 recompute_curves,
                 [curve_attack, curve_n, session_models],
                 [curve_plot, curve_message],
                 api_name="recompute_curves",
             )
+            recompute_stop.click(None, None, None, cancels=[recompute_event], api_name=False)
 
         with gr.Tab("Train"):
             gr.Markdown(texts.train_text(TRAIN_TAB_STEPS, METHODS))

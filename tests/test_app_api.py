@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -294,3 +295,19 @@ def test_clip_zero_shot_is_offered_with_local_weights(tmp_path):
         assert "2 classes" in message
     finally:
         app.stop()
+
+
+def test_trained_checkpoints_on_disk_are_bounded(tmp_path, monkeypatch):
+    """Issue 9: every trained model stayed in /tmp forever."""
+    from app import ui
+
+    monkeypatch.setattr(ui, "TRAINED_ROOT", tmp_path / "trained")
+    monkeypatch.setattr(ui, "KEEP_TRAINED", 3)
+    made = []
+    for i in range(6):
+        folder = ui._fresh_training_dir()
+        (folder / "m.safetensors").write_bytes(b"x")
+        os.utime(folder, (i, i))  # oldest first
+        made.append(folder)
+    left = sorted((tmp_path / "trained").iterdir())
+    assert len(left) == 3 and made[-1] in left and made[0] not in left
