@@ -23,16 +23,25 @@ def cosine_heatmaps(names: list[str], before: np.ndarray, after: np.ndarray, met
         rows=1, cols=2, subplot_titles=("before: raw anchors", f"after: {method}"), horizontal_spacing=0.08
     )
     hover = "row: %{y}<br>column: %{x}<br>cosine: %{z:.3f}<extra></extra>"
+    # Long names would squeeze the matrices to slivers: ticks show a shortened name, the hover the full one.
+    ticks = {"tickvals": names, "ticktext": [_short(n) for n in names], "showticklabels": len(names) <= 40}
     for col, matrix in ((1, before), (2, after)):
         fig.add_trace(go.Heatmap(z=matrix, x=names, y=names, coloraxis="coloraxis", hovertemplate=hover), 1, col)
-        fig.update_yaxes(autorange="reversed", row=1, col=col, showticklabels=len(names) <= 40)
-        fig.update_xaxes(row=1, col=col, showticklabels=len(names) <= 40)
+        fig.update_yaxes(autorange="reversed", row=1, col=col, **ticks)
+        fig.update_xaxes(row=1, col=col, **ticks)
     fig.update_layout(
         coloraxis={"colorscale": "RdBu_r", "cmin": -1, "cmax": 1, "colorbar": {"title": "cosine"}},
         height=520,
         margin={"t": 40, "l": 10, "r": 10, "b": 10},
     )
     return fig
+
+
+TICK_CHARS = 18
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= TICK_CHARS else name[: TICK_CHARS - 1] + "…"
 
 
 def cosine_histogram(before: np.ndarray, after: np.ndarray) -> go.Figure:
@@ -52,7 +61,12 @@ def cosine_histogram(before: np.ndarray, after: np.ndarray) -> go.Figure:
 
 def anchor_maps(names: list[str], before: np.ndarray, after: np.ndarray, method_label: str, n_base: int) -> go.Figure:
     names = safe(names)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"before ({method_label})", f"after ({method_label})"))
+    # Two separate fits: distances within a panel mean something, positions across the panels do not.
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(f"before ({method_label}, own fit)", f"after ({method_label}, own fit)"),
+    )
     kind = ["base" if i < n_base else "novel" for i in range(len(names))]
     for col, coords in ((1, before), (2, after)):
         for group, symbol in (("base", "circle"), ("novel", "diamond")):

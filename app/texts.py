@@ -24,7 +24,10 @@ nearly the same point and an attacker needs only a nudge to cross from one to an
 **LAAT's expansion** keeps each anchor on its great circle through the mean direction of the *base* anchors and
 stretches the angle so the widest base anchor sits at 90°: relative geometry is kept, similarity drops.
 Novel classes are mapped with the base statistics, as they would be at test time. *Mean-centering* (subtract the
-base mean, renormalize) is a simpler alternative for comparison. The 2-D map places similar anchors close together.
+base mean, renormalize) is a simpler alternative for comparison. The 2-D maps place similar anchors close
+together; each panel is fitted on its own, so compare distances within a panel, not positions across the two.
+A warning appears when two classes get (nearly) the same anchor, or when novel classes lie further from the base
+mean than any base class: the expansion then pushes them past 90° where they crowd together again.
 """
 
 ATTACK_LAB = """
@@ -43,6 +46,10 @@ COMPARE = """
 95% intervals. A healthy curve starts at the clean accuracy and falls toward 0 as eps grows; a curve that stays
 high at large eps would mean the attack is failing (gradient masking), not that the model is robust. The shipped
 figures come from the benchmark; *Recompute* measures again on freshly generated images.
+**Why is LAAT's clean accuracy lower than the standard model's?** Adversarial training asks the model to keep its
+answer for every image within eps of each training image, which rules out the fine, brittle cues a standard model
+is free to use. It pays for robustness with clean accuracy (the robustness–accuracy trade-off); the standard model
+is near-perfect on clean images and near 0 under attack.
 """
 
 
