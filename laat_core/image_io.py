@@ -42,7 +42,7 @@ def read_image_file(path: str | Path, shown_name: str = "the upload") -> np.ndar
         raise ImageFileError(
             f"{shown_name} is too large (its header claims far more than {MAX_INPUT_PIXELS // 1_000_000} megapixels)"
         ) from None
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+    except (UnidentifiedImageError, OSError, ValueError) as error:
         raise ImageFileError(f"{shown_name} is not an image file that can be read ({type(error).__name__})") from None
 
 
