@@ -174,6 +174,24 @@ def _to_uint8(tensor) -> np.ndarray:
 def _attack_one(label, session_models, image, names, spec, true_class):
     trained = _resolve_model(label, session_models)
     outcome = attack_image(trained, label, image, names, spec, true_class or None, time_limit_s=AUTOATTACK_TIME_LIMIT_S)
+    return outcome, _outcome_view(label, outcome)
+
+
+def _transfer_note(target_label, session_models, outcome, names) -> str:
+    """Feed one model's adversarial image to the other model: does the attack transfer?"""
+    import torch
+
+    head = _resolve_model(target_label, session_models).head_for(names)
+    with torch.no_grad():
+        answer = names[int(head(outcome.adversarial[None]).argmax(1))]
+    verdict = "fooled too" if answer != outcome.label else "not fooled"
+    return (
+        f"\n\nTransfer: {shown(outcome.model_label)}'s adversarial image → {shown(target_label)} answers "
+        f"**{shown(answer)}** ({verdict})."
+    )
+
+
+def _outcome_view(label, outcome) -> list:
     summary = (
         f"**{shown(label)}** · {outcome.spec} · label used: *{shown(outcome.label)}*\n\n"
         f"clean → **{shown(outcome.clean_prediction)}** ({outcome.clean_probs.get(outcome.clean_prediction, 0):.2f}); "
@@ -220,9 +238,12 @@ def _run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attac
         true_class = (true_class or "").strip()
         if true_class and true_class not in names:
             raise InputError(f"true class {true_class!r} is not in the class list")
-        outputs = []
-        for label in (model_a, model_b):
-            outputs += _attack_one(label, session_models, image, names, spec, true_class)
+        (outcome_a, view_a), (outcome_b, view_b) = (
+            _attack_one(label, session_models, image, names, spec, true_class) for label in (model_a, model_b)
+        )
+        view_a[4] += _transfer_note(model_b, session_models, outcome_a, names)
+        view_b[4] += _transfer_note(model_a, session_models, outcome_b, names)
+        outputs = view_a + view_b
     except USER_ERRORS as error:
         raise user_error(error) from None
     return outputs

@@ -119,6 +119,7 @@ def test_draw_sample_then_attack_both_models(client, tmp_path):
     assert len(outputs) == 10
     summary_a, summary_b = outputs[4], outputs[9]
     assert STANDARD in summary_a and LAAT in summary_b and "PGD-5 eps=8/255" in summary_a
+    assert f"Transfer: {STANDARD}'s adversarial image → {LAAT} answers" in summary_a  # A's image fed to B
     clean = np.asarray(Image.open(outputs[0]))
     adversarial = np.asarray(Image.open(outputs[1]))
     assert outputs[0].endswith(".png") and clean.shape == adversarial.shape == (128, 128, 3)
