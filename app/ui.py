@@ -447,6 +447,7 @@ def build_app() -> gr.Blocks:
             inputs = [classes, encoder, template, ensemble, n_base, method]
             outputs = [heatmaps, histogram, stats, anchor_map, anchor_message]
             go.click(anchor_lab, inputs, outputs, api_name="anchor_lab")
+            demo.load(anchor_lab, inputs, outputs, api_name=False)  # the first page shows the default list's anchors
             classes.submit(anchor_lab, inputs, outputs, api_name=False)
             preset.change(load_preset, preset, [classes, encoder, n_base], api_name="preset")
 

@@ -48,6 +48,13 @@ def page():
     server.stop()
 
 
+def test_anchor_lab_is_filled_on_load(page):
+    """Issue 9: the first page used to be empty boxes until a click."""
+    page.locator("#anchor-heatmaps .plot-container").first.wait_for(timeout=120_000)
+    page.get_by_text("10 classes").wait_for(timeout=60_000)  # the default CIFAR-10 list
+    page.screenshot(path=str(ARTIFACTS / "first-page.png"), full_page=True)
+
+
 def test_anchor_lab_shows_both_heatmaps(page):
     box = page.locator("#anchor-classes textarea")
     box.fill("cat, dog, ship, truck, airplane, horse")
