@@ -26,6 +26,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link (needs network)")
+    parser.add_argument(
+        "--classroom",
+        action="store_true",
+        default=os.environ.get("LAAT_CLASSROOM", "") not in ("", "0"),
+        help="no AutoAttack, short trainings, 'predict, then reveal' on (also LAAT_CLASSROOM=1, e.g. on a Space)",
+    )
     return parser.parse_args(argv)
 
 
@@ -45,7 +51,7 @@ def main(argv=None) -> None:
     # One intra-op thread per request: with concurrent requests (and anything else on the machine) two
     # threads made single-image PGD-10 several times slower (benchmarks/bench_threads.py, BENCHMARKS.md).
     torch.set_num_threads(APP_TORCH_THREADS)
-    demo = build_app()
+    demo = build_app(classroom=args.classroom)
     demo.queue(default_concurrency_limit=2, max_size=32)
     where = "all network interfaces" if args.host in ("0.0.0.0", "::") else args.host
     print(

@@ -42,6 +42,12 @@ from laat_core.why_laat import METRIC_LABEL, explanation, load_summary, regime_m
 
 TRAIN_TAB_STEPS = 3  # PGD steps of the Train tab's (non-fast) attack: live training must stay short
 STEPLESS_ATTACKS = ("fgsm", "autoattack")
+ATTACK_CHOICES = ("fgsm", "pgd", "cw", "apgd", "autoattack")
+# Classroom mode (app/main.py --classroom, or LAAT_CLASSROOM=1 on a Space): no AutoAttack, short trainings,
+# and "predict, then reveal" on by default. Enforced on the server, not only in the page.
+CLASSROOM_LIMITS = {"max_epochs": 3, "max_budget_s": 120, "no_attacks": ("autoattack",)}
+CLASSROOM = {"on": False}  # set once by build_app
+GUESSES = ("A is fooled", "B is fooled", "both are fooled", "neither is fooled")
 AUTOATTACK_TIME_LIMIT_S = (
     60.0  # per model, checked at every forward pass inside the attack  # attacks that ignore the steps slider
 )
@@ -213,6 +219,8 @@ AUTOATTACK_SLOTS = threading.BoundedSemaphore(1)  # one AutoAttack at a time on 
 
 
 def run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models):
+    if CLASSROOM["on"] and attack in CLASSROOM_LIMITS["no_attacks"]:
+        raise gr.Error(f"{attack} is switched off in classroom mode: use FGSM, PGD, CW or APGD")
     if attack != "autoattack":
         return _run_attacks(
             upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models
@@ -298,6 +306,13 @@ def recompute_curves(attack: str, n_per_class: float, session_models: dict | Non
 
 # ------------------------------------------------------------------ train
 def train_live(method, regime, epochs, fast, n_per_class, budget_s, tau, beta, session_models):
+    if CLASSROOM["on"] and (
+        int(epochs) > CLASSROOM_LIMITS["max_epochs"] or float(budget_s) > CLASSROOM_LIMITS["max_budget_s"]
+    ):
+        raise gr.Error(
+            f"classroom mode: at most {CLASSROOM_LIMITS['max_epochs']} epochs and "
+            f"{CLASSROOM_LIMITS['max_budget_s']} s per training"
+        )
     try:
         config = TrainConfig(
             method=method,
@@ -398,6 +413,27 @@ def _unique_label(label: str, session_models: dict | None) -> str:
     return candidate
 
 
+def check_guess(reveal: bool, guess: str | None):
+    """Predict, then reveal: with the toggle on, the attack waits for the student's prediction and its
+    results stay hidden until Reveal (offered once the attack has finished)."""
+    if reveal and not guess:
+        raise gr.Error("Predict first: which model will the attack fool?")
+    return gr.update(visible=not reveal), gr.update(visible=False), ""
+
+
+def reveal_results(guess: str | None, summary_a: str, summary_b: str):
+    fooled = ["prediction flipped" in (summary or "") for summary in (summary_a, summary_b)]
+    actual = {(True, False): GUESSES[0], (False, True): GUESSES[1], (True, True): GUESSES[2]}.get(
+        tuple(fooled), GUESSES[3]
+    )
+    verdict = "right" if guess == actual else "not quite"
+    return (
+        gr.update(visible=True),
+        gr.update(visible=False),
+        f"You predicted: *{guess}*. Result: **{actual}** ({verdict}).",
+    )
+
+
 # ------------------------------------------------------------------ why LAAT
 def why_laat_view():
     """Both regimes' anchor matrices, the ablation's accuracy per method, and what those numbers say."""
@@ -414,7 +450,8 @@ def why_laat_view():
 
 
 # ------------------------------------------------------------------ layout
-def build_app() -> gr.Blocks:
+def build_app(classroom: bool = False) -> gr.Blocks:
+    CLASSROOM["on"] = classroom
     base, novel = shapes.default_split()
     enc_choices, clip_note = encoder_choices()
     models = model_choices(None)
@@ -494,7 +531,10 @@ def build_app() -> gr.Blocks:
                     )
                     model_a = gr.Dropdown(models, value=models[0] if models else None, label="model A")
                     model_b = gr.Dropdown(models, value=models[1] if len(models) > 1 else None, label="model B")
-                    attack = gr.Radio(["fgsm", "pgd", "cw", "apgd", "autoattack"], value="pgd", label="attack")
+                    attack_choices = [
+                        a for a in ATTACK_CHOICES if not (classroom and a in CLASSROOM_LIMITS["no_attacks"])
+                    ]
+                    attack = gr.Radio(attack_choices, value="pgd", label="attack")
                     eps = gr.Slider(0, 32, value=8, step=1, label="eps (/255)")
                     steps = gr.Slider(1, 100, value=10, step=1, label="steps")
                     with gr.Accordion("use your own checkpoint (.safetensors from laat train)", open=False):
@@ -508,9 +548,16 @@ def build_app() -> gr.Blocks:
                 lambda name: gr.update(interactive=name not in STEPLESS_ATTACKS), attack, steps, api_name=False
             )
             sketch.change(lambda: (None, ""), None, [upload, true_class], api_name=False)
-            attack_btn = gr.Button("Attack both models", variant="primary", elem_id="attack-go")
-            result_columns = []
             with gr.Row():
+                reveal_mode = gr.Checkbox(classroom, label="predict, then reveal", elem_id="reveal-mode")
+                guess = gr.Radio(
+                    list(GUESSES), label="your prediction: which model will the attack fool?", elem_id="guess"
+                )
+            attack_btn = gr.Button("Attack both models", variant="primary", elem_id="attack-go")
+            reveal_btn = gr.Button("Reveal", visible=False, elem_id="reveal")
+            reveal_message = gr.Markdown(elem_id="reveal-message")
+            result_columns = []
+            with gr.Row() as results_row:
                 for side in ("A", "B"):
                     with gr.Column():
                         with gr.Row():
@@ -525,6 +572,8 @@ def build_app() -> gr.Blocks:
             use_base.click(lambda: ", ".join(base), None, attack_classes, api_name=False)
             use_anchor.click(lambda text: text, classes, attack_classes, api_name=False)
             attack_btn.click(
+                check_guess, [reveal_mode, guess], [results_row, reveal_btn, reveal_message], api_name=False
+            ).success(
                 run_attacks,
                 [upload, sketch, attack_classes, true_class, model_a, model_b, attack, eps, steps, session_models],
                 result_columns,
@@ -532,6 +581,12 @@ def build_app() -> gr.Blocks:
                 # Attacks take a fraction of a second on one torch thread: no per-event limit, so a quick PGD
                 # never queues behind a slow job; AutoAttack is limited inside (AUTOATTACK_SLOTS).
                 concurrency_limit=None,
+            ).then(lambda reveal: gr.update(visible=bool(reveal)), reveal_mode, reveal_btn, api_name=False)
+            reveal_btn.click(
+                reveal_results,
+                [guess, result_columns[4], result_columns[9]],
+                [results_row, reveal_btn, reveal_message],
+                api_name=False,
             )
             ckpt.upload(
                 upload_checkpoint,
@@ -563,11 +618,19 @@ def build_app() -> gr.Blocks:
             with gr.Row():
                 t_method = gr.Dropdown(list(METHODS), value=TrainConfig.method, label="method")
                 t_regime = gr.Radio(list(REGIMES), value=DEFAULT_REGIME, label="anchor regime")
-                t_epochs = gr.Slider(1, 30, value=3, step=1, label="epochs")
+                t_epochs = gr.Slider(
+                    1, CLASSROOM_LIMITS["max_epochs"] if classroom else 30, value=3, step=1, label="epochs"
+                )
                 t_fast = gr.Checkbox(True, label="fast AT (FGSM with random start)")
             with gr.Row():
                 t_n = gr.Slider(10, 300, value=60, step=10, label="training images per base class")
-                t_budget = gr.Slider(10, 1800, value=180, step=10, label="time budget (s)")
+                t_budget = gr.Slider(
+                    10,
+                    CLASSROOM_LIMITS["max_budget_s"] if classroom else 1800,
+                    value=min(180, CLASSROOM_LIMITS["max_budget_s"]) if classroom else 180,
+                    step=10,
+                    label="time budget (s)",
+                )
                 t_tau = gr.Number(TrainConfig.tau, label="tau")
                 t_beta = gr.Number(TrainConfig.beta, label="beta")
             with gr.Row():

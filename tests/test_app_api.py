@@ -312,3 +312,19 @@ def test_trained_checkpoints_on_disk_are_bounded(tmp_path, monkeypatch):
         made.append(folder)
     left = sorted((tmp_path / "trained").iterdir())
     assert len(left) == 3 and made[-1] in left and made[0] not in left
+
+
+def test_classroom_mode_limits_slow_work_on_the_server():
+    """Issue 9: a launch flag / Space variable that turns AutoAttack off and keeps trainings short."""
+    app = AppServer(extra_env={"LAAT_CLASSROOM": "1"})
+    try:
+        client = Client(app.url, verbose=False)
+        image, _ = client.predict("red star", 0, api_name="/draw_sample")
+        expect_error(client, "switched off in classroom mode", handle_file(image), None, "red star, blue heart", "",
+                     STANDARD, LAAT, "autoattack", 8, 1, api_name="/attack")  # fmt: skip
+        expect_error(client, "classroom mode: at most 3 epochs", "laat", "mild", 10, True, 10, 30, 0.2, 4.0,
+                     api_name="/train")  # fmt: skip
+        outputs = _attack(client, handle_file(image), attack="fgsm")
+        assert "FGSM eps=8/255" in outputs[4]
+    finally:
+        app.stop()

@@ -122,3 +122,22 @@ def test_stop_keeps_the_training_and_offers_the_model(page):
     page.get_by_text("Stopped after").wait_for(timeout=120_000)
     assert page.get_by_text("your laat model").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "train-stopped.png"), full_page=True)
+
+
+def test_predict_then_reveal(page):
+    """Issue 9: students commit to a guess before the result shows."""
+    page.get_by_role("tab", name="Attack lab").click()
+    page.get_by_role("button", name="Draw sample").click()
+    page.locator("#attack-image img").first.wait_for(timeout=60_000)
+    page.locator("#reveal-mode input").check()
+    page.locator("#attack-go").click()
+    page.get_by_text("Predict first").first.wait_for(timeout=30_000)
+    page.locator("#guess").get_by_text("A is fooled").click()
+    page.locator("#attack-go").click()
+    page.locator("#reveal").wait_for(state="visible", timeout=120_000)  # offered once the attack is done
+    assert not page.locator("#summary-A").is_visible()  # its results stay hidden until the reveal
+    page.locator("#reveal").click()
+    page.get_by_text("You predicted: A is fooled").wait_for(timeout=60_000)
+    assert page.locator("#summary-A").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "predict-then-reveal.png"), full_page=True)
+    page.locator("#reveal-mode input").uncheck()
