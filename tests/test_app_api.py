@@ -320,11 +320,25 @@ def test_classroom_mode_limits_slow_work_on_the_server():
     try:
         client = Client(app.url, verbose=False)
         image, _ = client.predict("red star", 0, api_name="/draw_sample")
-        expect_error(client, "switched off in classroom mode", handle_file(image), None, "red star, blue heart", "",
+        # refused by the component's choices or by run_attacks itself, whichever checks first
+        expect_error(client, "switched off in classroom mode|not in the list of choices", handle_file(image), None, "red star, blue heart", "",
                      STANDARD, LAAT, "autoattack", 8, 1, api_name="/attack")  # fmt: skip
-        expect_error(client, "classroom mode: at most 3 epochs", "laat", "mild", 10, True, 10, 30, 0.2, 4.0,
+        expect_error(client, "classroom mode: at most 3 epochs|greater than maximum value", "laat", "mild", 10, True, 10, 30, 0.2, 4.0,
                      api_name="/train")  # fmt: skip
         outputs = _attack(client, handle_file(image), attack="fgsm")
         assert "FGSM eps=8/255" in outputs[4]
     finally:
         app.stop()
+
+
+def test_classroom_limits_hold_in_the_handlers_too(monkeypatch):
+    """Behind the page's choices, the handlers refuse the same things (for API callers)."""
+    import gradio as gr
+
+    from app import ui
+
+    monkeypatch.setitem(ui.CLASSROOM, "on", True)
+    with pytest.raises(gr.Error, match="switched off in classroom mode"):
+        ui.run_attacks(None, None, "red star, blue heart", "", STANDARD, LAAT, "autoattack", 8, 1, {})
+    with pytest.raises(gr.Error, match="at most 3 epochs"):
+        next(ui.train_live("laat", "mild", 10, True, 10, 30, 0.2, 4.0, {}))
