@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -158,7 +159,7 @@ def draw_sample(class_name: str, seed: float):
         image = shapes.render_class(class_name, seed=int(seed or 0))
     except ValueError as error:
         raise user_error(error) from None
-    return _to_uint8(image), class_name.strip().lower()
+    return _png(image), class_name.strip().lower()
 
 
 def _image_from_inputs(upload, sketch):
@@ -170,6 +171,29 @@ def _image_from_inputs(upload, sketch):
 
 
 DISPLAY_SCALE = 4  # 32x32 results are shown 4x larger, nearest-neighbour: every pixel kept exactly
+
+
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "laat-lab-images"
+OUTPUT_MAX_AGE_S = 900  # result images older than this are deleted (Gradio keeps its own copy while serving)
+
+
+def _png(tensor) -> str:
+    """The image as a PNG file of its own. Gradio caches outputs under a hash of their content and writes
+    that file in place, so two identical results served at once could read each other's half-written file
+    (seen under load). A unique text chunk makes every file's content unique; the pixels are untouched."""
+    from PIL import Image, PngImagePlugin
+
+    OUTPUT_ROOT.mkdir(exist_ok=True)
+    now = time.time()
+    for old in OUTPUT_ROOT.iterdir():
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+                old.unlink()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("laat-lab-result", uuid.uuid4().hex)
+    path = OUTPUT_ROOT / f"{uuid.uuid4().hex}.png"
+    Image.fromarray(_to_uint8(tensor)).save(path, pnginfo=info)
+    return str(path)
 
 
 def _to_uint8(tensor) -> np.ndarray:
@@ -207,9 +231,9 @@ def _outcome_view(label, outcome) -> list:
     )
     bars = figures.probability_bars(outcome.clean_probs, outcome.adversarial_probs, f"{label}: top-5 ({outcome.spec})")
     return [
-        _to_uint8(outcome.clean),
-        _to_uint8(outcome.adversarial),
-        _to_uint8(outcome.perturbation_image()),
+        _png(outcome.clean),
+        _png(outcome.adversarial),
+        _png(outcome.perturbation_image()),
         bars,
         summary,
     ]

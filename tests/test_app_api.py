@@ -342,3 +342,17 @@ def test_classroom_limits_hold_in_the_handlers_too(monkeypatch):
         ui.run_attacks(None, None, "red star, blue heart", "", STANDARD, LAAT, "autoattack", 8, 1, {})
     with pytest.raises(gr.Error, match="at most 3 epochs"):
         next(ui.train_live("laat", "mild", 10, True, 10, 30, 0.2, 4.0, {}))
+
+
+def test_identical_results_served_at_once_are_all_whole(server):
+    """Issue 9: 20 concurrent identical draw_sample calls failed 12% of the time (truncated files): Gradio
+    caches outputs by content hash and rewrote the shared file while serving it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def draw(_):
+        image, _ = Client(server.url, verbose=False).predict("red star", 0, api_name="/draw_sample")
+        return np.asarray(Image.open(image)).shape
+
+    with ThreadPoolExecutor(12) as pool:
+        shapes = list(pool.map(draw, range(20)))
+    assert shapes == [(128, 128, 3)] * 20
