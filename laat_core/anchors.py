@@ -22,6 +22,8 @@ ENSEMBLE_TEMPLATES = (
     "a low resolution photo of a {}.",
 )
 MAX_CLASSES = 1000
+MAX_NAME_CHARS = 200  # longer inputs only cost encoder time (a 1 MB template held a worker for minutes)
+MAX_TEMPLATE_CHARS = 500
 
 
 class AnchorError(ValueError):
@@ -43,6 +45,10 @@ def check_class_names(names: list[str], min_classes: int = 2, max_classes: int =
     for i, name in enumerate(names):
         if not name.strip():
             raise AnchorError(f"empty class name at position {i + 1}: remove the extra comma")
+        if len(name) > MAX_NAME_CHARS:
+            raise AnchorError(
+                f"class name at position {i + 1} is too long ({len(name)} characters, at most {MAX_NAME_CHARS})"
+            )
     if len(names) < min_classes:
         raise AnchorError(f"need at least {min_classes} classes, got {len(names)}")
     if len(names) > max_classes:
@@ -60,6 +66,8 @@ def check_templates(templates: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if not templates:
         raise AnchorError("no prompt template given")
     for template in templates:
+        if len(template) > MAX_TEMPLATE_CHARS:
+            raise AnchorError(f"prompt template too long ({len(template)} characters, at most {MAX_TEMPLATE_CHARS})")
         if template.count("{}") != 1:
             raise AnchorError(f"prompt template {template!r} must contain exactly one '{{}}' for the class name")
         try:

@@ -120,3 +120,17 @@ def test_console_entry_point_without_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "at least 2 classes" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_oversized_template_and_names_are_refused_before_encoding(capsys):
+    """Issue 9: a 1 MB template held an anchor-lab worker for 209 s."""
+    from laat_core.anchor_lab import run_anchor_lab
+    from laat_core.anchors import AnchorError
+
+    huge = "a photo of a {} " + "x" * 1_000_000
+    assert main(["anchors", "--classes", "cat, dog", "--prompt", huge]) == 2
+    assert "too long" in capsys.readouterr().err
+    with pytest.raises(AnchorError, match="too long"):
+        run_anchor_lab(["cat", "dog"], "minilm", (huge,), None, "expansion", with_map=False)
+    assert main(["anchors", "--classes", "cat, " + "d" * 300]) == 2
+    assert "too long" in capsys.readouterr().err
