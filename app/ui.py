@@ -458,6 +458,64 @@ def reveal_results(guess: str | None, summary_a: str, summary_b: str):
     )
 
 
+# ------------------------------------------------------------------ shareable state
+# A view's settings as query parameters, so a teacher can hand out a link that opens the same experiment.
+URL_KEYS = (
+    "classes",
+    "template",
+    "base",
+    "method",
+    "attack_classes",
+    "sample",
+    "attack",
+    "eps",
+    "steps",
+    "model_a",
+    "model_b",
+)
+
+
+def experiment_link(*values) -> str:
+    from urllib.parse import urlencode
+
+    return "?" + urlencode({"tab": "attack", **dict(zip(URL_KEYS, (str(v) for v in values), strict=True))})
+
+
+def apply_url_state(request: gr.Request):
+    """Component updates from the page's query parameters; anything unknown or out of range is ignored."""
+    query = dict(request.query_params) if request is not None else {}
+
+    def number(key, low, high):
+        try:
+            value = float(query[key])
+        except (KeyError, ValueError):
+            return gr.update()
+        return gr.update(value=value) if low <= value <= high else gr.update()
+
+    def choice(key, options):
+        return gr.update(value=query[key]) if query.get(key) in options else gr.update()
+
+    def text(key, limit=20_000):
+        return gr.update(value=query[key][:limit]) if key in query else gr.update()
+
+    models = model_choices(None)
+    tab = query.get("tab")
+    return (
+        gr.update(selected=tab) if tab in ("anchors", "why", "attack", "compare", "train") else gr.update(),
+        text("classes"),
+        text("template", 500),
+        number("base", 0, 1000),
+        choice("method", ("expansion", "center", "none")),
+        text("attack_classes"),
+        text("sample", 200),
+        choice("attack", [a for a in ATTACK_CHOICES if not (CLASSROOM["on"] and a in CLASSROOM_LIMITS["no_attacks"])]),
+        number("eps", 0, 32),
+        number("steps", 1, 100),
+        choice("model_a", models),
+        choice("model_b", models),
+    )
+
+
 # ------------------------------------------------------------------ why LAAT
 def why_laat_view():
     """Both regimes' anchor matrices, the ablation's accuracy per method, and what those numbers say."""
@@ -483,199 +541,223 @@ def build_app(classroom: bool = False) -> gr.Blocks:
     with gr.Blocks(title="LAAT Lab", delete_cache=(600, 3600)) as demo:
         session_models = gr.State({})
         gr.Markdown(texts.intro_text(list(shipped_models())))
-        with gr.Tab("Anchor lab"):
-            gr.Markdown(texts.ANCHOR_LAB)
-            with gr.Row():
-                with gr.Column(scale=2):
-                    classes = gr.Textbox(
-                        label="class names (comma or new line)", value=CIFAR10, lines=4, elem_id="anchor-classes"
-                    )
-                    preset = gr.Dropdown(list(_presets()), label="preset", value=None)
-                with gr.Column(scale=1):
-                    encoder = gr.Dropdown(enc_choices, value=MINILM, label="text encoder")
-                    gr.Markdown(clip_note)
-                    template = gr.Textbox(DEFAULT_TEMPLATE, label="prompt template ({} = class name)")
-                    ensemble = gr.Checkbox(False, label=f"ensemble of {len(ENSEMBLE_TEMPLATES)} CLIP-style prompts")
-                    n_base = gr.Number(0, label="first N classes are base (0 = all)", precision=0)
-                    method = gr.Radio(["expansion", "center", "none"], value="expansion", label="de-correlation")
-            go = gr.Button("Show anchors", variant="primary", elem_id="anchor-go")
-            anchor_message = gr.Markdown(elem_id="anchor-message")
-            heatmaps = gr.Plot(label="cosine similarity, before and after", elem_id="anchor-heatmaps")
-            with gr.Row():
-                histogram = gr.Plot(label="pairwise cosines")
-                stats = gr.Dataframe(headers=["statistic", "before", "after"], label="statistics")
-            anchor_map = gr.Plot(label="2-D map of the anchors")
-            inputs = [classes, encoder, template, ensemble, n_base, method]
-            outputs = [heatmaps, histogram, stats, anchor_map, anchor_message]
-            go.click(anchor_lab, inputs, outputs, api_name="anchor_lab")
-            demo.load(anchor_lab, inputs, outputs, api_name=False)  # the first page shows the default list's anchors
-            classes.submit(anchor_lab, inputs, outputs, api_name=False)
-            preset.change(load_preset, preset, [classes, encoder, n_base], api_name="preset")
+        with gr.Tabs() as tabs:
+            with gr.Tab("Anchor lab", id="anchors"):
+                gr.Markdown(texts.ANCHOR_LAB)
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        classes = gr.Textbox(
+                            label="class names (comma or new line)", value=CIFAR10, lines=4, elem_id="anchor-classes"
+                        )
+                        preset = gr.Dropdown(list(_presets()), label="preset", value=None)
+                    with gr.Column(scale=1):
+                        encoder = gr.Dropdown(enc_choices, value=MINILM, label="text encoder")
+                        gr.Markdown(clip_note)
+                        template = gr.Textbox(DEFAULT_TEMPLATE, label="prompt template ({} = class name)")
+                        ensemble = gr.Checkbox(False, label=f"ensemble of {len(ENSEMBLE_TEMPLATES)} CLIP-style prompts")
+                        n_base = gr.Number(0, label="first N classes are base (0 = all)", precision=0)
+                        method = gr.Radio(["expansion", "center", "none"], value="expansion", label="de-correlation")
+                go = gr.Button("Show anchors", variant="primary", elem_id="anchor-go")
+                anchor_message = gr.Markdown(elem_id="anchor-message")
+                heatmaps = gr.Plot(label="cosine similarity, before and after", elem_id="anchor-heatmaps")
+                with gr.Row():
+                    histogram = gr.Plot(label="pairwise cosines")
+                    stats = gr.Dataframe(headers=["statistic", "before", "after"], label="statistics")
+                anchor_map = gr.Plot(label="2-D map of the anchors")
+                inputs = [classes, encoder, template, ensemble, n_base, method]
+                outputs = [heatmaps, histogram, stats, anchor_map, anchor_message]
+                go.click(anchor_lab, inputs, outputs, api_name="anchor_lab")
+                classes.submit(anchor_lab, inputs, outputs, api_name=False)
+                preset.change(load_preset, preset, [classes, encoder, n_base], api_name="preset")
 
-        with gr.Tab("Why LAAT"):
-            gr.Markdown(texts.WHY_LAAT)
-            why_text = gr.Markdown(elem_id="why-text")
-            with gr.Row():
-                why_heatmaps = gr.Plot(label="anchor cosine matrices per regime", elem_id="why-heatmaps")
-                why_bars = gr.Plot(label="novel-class robust accuracy per method", elem_id="why-bars")
-            why_table = gr.Dataframe(
-                headers=["regime", "method", "accuracy", "95% over seeds", "seeds"], label=METRIC_LABEL
-            )
-            demo.load(why_laat_view, None, [why_heatmaps, why_bars, why_text, why_table], api_name="why_laat")
-
-        with gr.Tab("Attack lab"):
-            gr.Markdown(texts.ATTACK_LAB)
-            with gr.Row():
-                with gr.Column():
-                    upload = ImageInput(
-                        label="image (upload, or pick an example)",
-                        type="numpy",
-                        image_mode=None,
-                        sources=["upload", "clipboard"],
-                        format="png",
-                        elem_id="attack-image",
-                    )
-                    examples = [[str(p), p.stem.replace("_", " ")] for p in sorted(EXAMPLES.glob("*.png"))]
-                    with gr.Accordion("…or draw one", open=False):
-                        sketch = gr.Sketchpad(label="sketchpad", type="numpy", image_mode="RGB")
-                    with gr.Row():
-                        sample_name = gr.Textbox("red star", label="draw me a sample of <class name>")
-                        sample_seed = gr.Number(0, label="seed", precision=0)
-                    sample_btn = gr.Button("Draw sample")
-                with gr.Column():
-                    attack_classes = gr.Textbox(
-                        ", ".join(novel), label="class list (the head's classes)", lines=3, elem_id="attack-classes"
-                    )
-                    with gr.Row():
-                        use_novel = gr.Button("novel shapes")
-                        use_base = gr.Button("base shapes")
-                        use_anchor = gr.Button("anchor lab's list")
-                    true_class = gr.Textbox(
-                        "", label="true class (optional; else the clean prediction)", elem_id="true-class"
-                    )
-                    model_a = gr.Dropdown(models, value=models[0] if models else None, label="model A")
-                    model_b = gr.Dropdown(models, value=models[1] if len(models) > 1 else None, label="model B")
-                    attack_choices = [
-                        a for a in ATTACK_CHOICES if not (classroom and a in CLASSROOM_LIMITS["no_attacks"])
-                    ]
-                    attack = gr.Radio(attack_choices, value="pgd", label="attack")
-                    eps = gr.Slider(0, 32, value=8, step=1, label="eps (/255)")
-                    steps = gr.Slider(1, 100, value=10, step=1, label="steps")
-                    with gr.Accordion("use your own checkpoint (.safetensors from laat train)", open=False):
-                        ckpt = gr.File(label="checkpoint", file_types=[".safetensors"])
-                        ckpt_message = gr.Markdown()
-            # Every new image sets its true class (examples, drawn samples) or clears the old one (uploads,
-            # sketches), so the first attack never runs against the previous image's label.
-            gr.Examples(examples, inputs=[upload, true_class], label="examples (image, true class)")
-            upload.upload(lambda: "", None, true_class, api_name=False)
-            attack.change(  # FGSM takes one step and AutoAttack has its own budgets: the slider would lie
-                lambda name: gr.update(interactive=name not in STEPLESS_ATTACKS), attack, steps, api_name=False
-            )
-            sketch.change(lambda: (None, ""), None, [upload, true_class], api_name=False)
-            with gr.Row():
-                reveal_mode = gr.Checkbox(classroom, label="predict, then reveal", elem_id="reveal-mode")
-                guess = gr.Radio(
-                    list(GUESSES), label="your prediction: which model will the attack fool?", elem_id="guess"
+            with gr.Tab("Why LAAT", id="why"):
+                gr.Markdown(texts.WHY_LAAT)
+                why_text = gr.Markdown(elem_id="why-text")
+                with gr.Row():
+                    why_heatmaps = gr.Plot(label="anchor cosine matrices per regime", elem_id="why-heatmaps")
+                    why_bars = gr.Plot(label="novel-class robust accuracy per method", elem_id="why-bars")
+                why_table = gr.Dataframe(
+                    headers=["regime", "method", "accuracy", "95% over seeds", "seeds"], label=METRIC_LABEL
                 )
-            attack_btn = gr.Button("Attack both models", variant="primary", elem_id="attack-go")
-            reveal_btn = gr.Button("Reveal", visible=False, elem_id="reveal")
-            reveal_message = gr.Markdown(elem_id="reveal-message")
-            result_columns = []
-            with gr.Row() as results_row:
-                for side in ("A", "B"):
+                demo.load(why_laat_view, None, [why_heatmaps, why_bars, why_text, why_table], api_name="why_laat")
+
+            with gr.Tab("Attack lab", id="attack"):
+                gr.Markdown(texts.ATTACK_LAB)
+                with gr.Row():
                     with gr.Column():
+                        upload = ImageInput(
+                            label="image (upload, or pick an example)",
+                            type="numpy",
+                            image_mode=None,
+                            sources=["upload", "clipboard"],
+                            format="png",
+                            elem_id="attack-image",
+                        )
+                        examples = [[str(p), p.stem.replace("_", " ")] for p in sorted(EXAMPLES.glob("*.png"))]
+                        with gr.Accordion("…or draw one", open=False):
+                            sketch = gr.Sketchpad(label="sketchpad", type="numpy", image_mode="RGB")
                         with gr.Row():
-                            clean = gr.Image(label=f"{side}: clean", format="png", elem_id=f"clean-{side}")
-                            adv = gr.Image(label=f"{side}: adversarial", format="png", elem_id=f"adv-{side}")
-                            pert = gr.Image(label=f"{side}: perturbation (amplified)", format="png")
-                        bars = gr.Plot(label=f"{side}: probabilities", elem_id=f"bars-{side}")
-                        summary = gr.Markdown(elem_id=f"summary-{side}")
-                        result_columns += [clean, adv, pert, bars, summary]
-            sample_btn.click(draw_sample, [sample_name, sample_seed], [upload, true_class], api_name="draw_sample")
-            use_novel.click(lambda: ", ".join(novel), None, attack_classes, api_name=False)
-            use_base.click(lambda: ", ".join(base), None, attack_classes, api_name=False)
-            use_anchor.click(lambda text: text, classes, attack_classes, api_name=False)
-            attack_btn.click(
-                check_guess, [reveal_mode, guess], [results_row, reveal_btn, reveal_message], api_name=False
-            ).success(
-                run_attacks,
-                [upload, sketch, attack_classes, true_class, model_a, model_b, attack, eps, steps, session_models],
-                result_columns,
-                api_name="attack",
-                # Attacks take a fraction of a second on one torch thread: no per-event limit, so a quick PGD
-                # never queues behind a slow job; AutoAttack is limited inside (AUTOATTACK_SLOTS).
-                concurrency_limit=None,
-            ).then(lambda reveal: gr.update(visible=bool(reveal)), reveal_mode, reveal_btn, api_name=False)
-            reveal_btn.click(
-                reveal_results,
-                [guess, result_columns[4], result_columns[9]],
-                [results_row, reveal_btn, reveal_message],
-                api_name=False,
-            )
-            ckpt.upload(
-                upload_checkpoint,
-                [ckpt, session_models],
-                [session_models, model_a, model_b, ckpt_message],
-                api_name="upload_checkpoint",
-            )
-
-        with gr.Tab("Compare"):
-            gr.Markdown(texts.COMPARE)
-            curve_plot = gr.Plot(label="robust accuracy vs eps", elem_id="compare-plot")
-            curve_message = gr.Markdown()
-            with gr.Row():
-                curve_attack = gr.Radio(["pgd", "fgsm"], value="pgd", label="attack")
-                curve_n = gr.Slider(1, 20, value=1, step=1, label="fresh images per class (1 takes about a minute)")
-                recompute = gr.Button("Recompute")
-                recompute_stop = gr.Button("Stop")
-            demo.load(shipped_curves, None, [curve_plot, curve_message], api_name="shipped_curves")
-            recompute_event = recompute.click(
-                recompute_curves,
-                [curve_attack, curve_n, session_models],
-                [curve_plot, curve_message],
-                api_name="recompute_curves",
-            )
-            recompute_stop.click(None, None, None, cancels=[recompute_event], api_name=False)
-
-        with gr.Tab("Train"):
-            gr.Markdown(texts.train_text(TRAIN_TAB_STEPS, METHODS))
-            with gr.Row():
-                t_method = gr.Dropdown(list(METHODS), value=TrainConfig.method, label="method")
-                t_regime = gr.Radio(list(REGIMES), value=DEFAULT_REGIME, label="anchor regime")
-                t_epochs = gr.Slider(
-                    1, CLASSROOM_LIMITS["max_epochs"] if classroom else 30, value=3, step=1, label="epochs"
+                            sample_name = gr.Textbox("red star", label="draw me a sample of <class name>")
+                            sample_seed = gr.Number(0, label="seed", precision=0)
+                        sample_btn = gr.Button("Draw sample")
+                    with gr.Column():
+                        attack_classes = gr.Textbox(
+                            ", ".join(novel), label="class list (the head's classes)", lines=3, elem_id="attack-classes"
+                        )
+                        with gr.Row():
+                            use_novel = gr.Button("novel shapes")
+                            use_base = gr.Button("base shapes")
+                            use_anchor = gr.Button("anchor lab's list")
+                        true_class = gr.Textbox(
+                            "", label="true class (optional; else the clean prediction)", elem_id="true-class"
+                        )
+                        model_a = gr.Dropdown(models, value=models[0] if models else None, label="model A")
+                        model_b = gr.Dropdown(models, value=models[1] if len(models) > 1 else None, label="model B")
+                        attack_choices = [
+                            a for a in ATTACK_CHOICES if not (classroom and a in CLASSROOM_LIMITS["no_attacks"])
+                        ]
+                        attack = gr.Radio(attack_choices, value="pgd", label="attack")
+                        eps = gr.Slider(0, 32, value=8, step=1, label="eps (/255)")
+                        steps = gr.Slider(1, 100, value=10, step=1, label="steps")
+                        with gr.Accordion("use your own checkpoint (.safetensors from laat train)", open=False):
+                            ckpt = gr.File(label="checkpoint", file_types=[".safetensors"])
+                            ckpt_message = gr.Markdown()
+                # Every new image sets its true class (examples, drawn samples) or clears the old one (uploads,
+                # sketches), so the first attack never runs against the previous image's label.
+                gr.Examples(examples, inputs=[upload, true_class], label="examples (image, true class)")
+                upload.upload(lambda: "", None, true_class, api_name=False)
+                attack.change(  # FGSM takes one step and AutoAttack has its own budgets: the slider would lie
+                    lambda name: gr.update(interactive=name not in STEPLESS_ATTACKS), attack, steps, api_name=False
                 )
-                t_fast = gr.Checkbox(True, label="fast AT (FGSM with random start)")
-            with gr.Row():
-                t_n = gr.Slider(10, 300, value=60, step=10, label="training images per base class")
-                t_budget = gr.Slider(
-                    10,
-                    CLASSROOM_LIMITS["max_budget_s"] if classroom else 1800,
-                    value=min(180, CLASSROOM_LIMITS["max_budget_s"]) if classroom else 180,
-                    step=10,
-                    label="time budget (s)",
+                sketch.change(lambda: (None, ""), None, [upload, true_class], api_name=False)
+                with gr.Row():
+                    reveal_mode = gr.Checkbox(classroom, label="predict, then reveal", elem_id="reveal-mode")
+                    guess = gr.Radio(
+                        list(GUESSES), label="your prediction: which model will the attack fool?", elem_id="guess"
+                    )
+                attack_btn = gr.Button("Attack both models", variant="primary", elem_id="attack-go")
+                reveal_btn = gr.Button("Reveal", visible=False, elem_id="reveal")
+                reveal_message = gr.Markdown(elem_id="reveal-message")
+                with gr.Row():
+                    link_btn = gr.Button("Link to this experiment", size="sm")
+                    link_box = gr.Textbox(
+                        label="share this link: it opens the same settings", elem_id="experiment-link"
+                    )
+                result_columns = []
+                with gr.Row() as results_row:
+                    for side in ("A", "B"):
+                        with gr.Column():
+                            with gr.Row():
+                                clean = gr.Image(label=f"{side}: clean", format="png", elem_id=f"clean-{side}")
+                                adv = gr.Image(label=f"{side}: adversarial", format="png", elem_id=f"adv-{side}")
+                                pert = gr.Image(label=f"{side}: perturbation (amplified)", format="png")
+                            bars = gr.Plot(label=f"{side}: probabilities", elem_id=f"bars-{side}")
+                            summary = gr.Markdown(elem_id=f"summary-{side}")
+                            result_columns += [clean, adv, pert, bars, summary]
+                sample_btn.click(draw_sample, [sample_name, sample_seed], [upload, true_class], api_name="draw_sample")
+                use_novel.click(lambda: ", ".join(novel), None, attack_classes, api_name=False)
+                use_base.click(lambda: ", ".join(base), None, attack_classes, api_name=False)
+                use_anchor.click(lambda text: text, classes, attack_classes, api_name=False)
+                attack_btn.click(
+                    check_guess, [reveal_mode, guess], [results_row, reveal_btn, reveal_message], api_name=False
+                ).success(
+                    run_attacks,
+                    [upload, sketch, attack_classes, true_class, model_a, model_b, attack, eps, steps, session_models],
+                    result_columns,
+                    api_name="attack",
+                    # Attacks take a fraction of a second on one torch thread: no per-event limit, so a quick PGD
+                    # never queues behind a slow job; AutoAttack is limited inside (AUTOATTACK_SLOTS).
+                    concurrency_limit=None,
+                ).then(lambda reveal: gr.update(visible=bool(reveal)), reveal_mode, reveal_btn, api_name=False)
+                reveal_btn.click(
+                    reveal_results,
+                    [guess, result_columns[4], result_columns[9]],
+                    [results_row, reveal_btn, reveal_message],
+                    api_name=False,
                 )
-                t_tau = gr.Number(TrainConfig.tau, label="tau")
-                t_beta = gr.Number(TrainConfig.beta, label="beta")
-            with gr.Row():
-                t_start = gr.Button("Train", variant="primary")
-                t_stop = gr.Button("Stop")
-            t_plot = gr.Plot(label="training curves")
-            t_message = gr.Markdown()
-            t_file = gr.File(label="download checkpoint")
-            t_run = gr.State("")  # id of this session's training in progress, for Stop
-            train_event = t_start.click(
-                train_live,
-                [t_method, t_regime, t_epochs, t_fast, t_n, t_budget, t_tau, t_beta, session_models],
-                [t_plot, t_message, t_file, session_models, t_run],
-                api_name="train",
-            )
-            train_event.then(
-                lambda s: (gr.update(choices=model_choices(s)), gr.update(choices=model_choices(s))),
-                session_models,
-                [model_a, model_b],
-                api_name=False,
-            )
-            # Stop is a flag, not a cancel: the training ends at the next batch, saves, and is offered.
-            t_stop.click(stop_training, t_run, None, queue=False, api_name=False)
+                ckpt.upload(
+                    upload_checkpoint,
+                    [ckpt, session_models],
+                    [session_models, model_a, model_b, ckpt_message],
+                    api_name="upload_checkpoint",
+                )
+
+            with gr.Tab("Compare", id="compare"):
+                gr.Markdown(texts.COMPARE)
+                curve_plot = gr.Plot(label="robust accuracy vs eps", elem_id="compare-plot")
+                curve_message = gr.Markdown()
+                with gr.Row():
+                    curve_attack = gr.Radio(["pgd", "fgsm"], value="pgd", label="attack")
+                    curve_n = gr.Slider(1, 20, value=1, step=1, label="fresh images per class (1 takes about a minute)")
+                    recompute = gr.Button("Recompute")
+                    recompute_stop = gr.Button("Stop")
+                demo.load(shipped_curves, None, [curve_plot, curve_message], api_name="shipped_curves")
+                recompute_event = recompute.click(
+                    recompute_curves,
+                    [curve_attack, curve_n, session_models],
+                    [curve_plot, curve_message],
+                    api_name="recompute_curves",
+                )
+                recompute_stop.click(None, None, None, cancels=[recompute_event], api_name=False)
+
+            with gr.Tab("Train", id="train"):
+                gr.Markdown(texts.train_text(TRAIN_TAB_STEPS, METHODS))
+                with gr.Row():
+                    t_method = gr.Dropdown(list(METHODS), value=TrainConfig.method, label="method")
+                    t_regime = gr.Radio(list(REGIMES), value=DEFAULT_REGIME, label="anchor regime")
+                    t_epochs = gr.Slider(
+                        1, CLASSROOM_LIMITS["max_epochs"] if classroom else 30, value=3, step=1, label="epochs"
+                    )
+                    t_fast = gr.Checkbox(True, label="fast AT (FGSM with random start)")
+                with gr.Row():
+                    t_n = gr.Slider(10, 300, value=60, step=10, label="training images per base class")
+                    t_budget = gr.Slider(
+                        10,
+                        CLASSROOM_LIMITS["max_budget_s"] if classroom else 1800,
+                        value=min(180, CLASSROOM_LIMITS["max_budget_s"]) if classroom else 180,
+                        step=10,
+                        label="time budget (s)",
+                    )
+                    t_tau = gr.Number(TrainConfig.tau, label="tau")
+                    t_beta = gr.Number(TrainConfig.beta, label="beta")
+                with gr.Row():
+                    t_start = gr.Button("Train", variant="primary")
+                    t_stop = gr.Button("Stop")
+                t_plot = gr.Plot(label="training curves")
+                t_message = gr.Markdown()
+                t_file = gr.File(label="download checkpoint")
+                t_run = gr.State("")  # id of this session's training in progress, for Stop
+                train_event = t_start.click(
+                    train_live,
+                    [t_method, t_regime, t_epochs, t_fast, t_n, t_budget, t_tau, t_beta, session_models],
+                    [t_plot, t_message, t_file, session_models, t_run],
+                    api_name="train",
+                )
+                train_event.then(
+                    lambda s: (gr.update(choices=model_choices(s)), gr.update(choices=model_choices(s))),
+                    session_models,
+                    [model_a, model_b],
+                    api_name=False,
+                )
+                # Stop is a flag, not a cancel: the training ends at the next batch, saves, and is offered.
+                t_stop.click(stop_training, t_run, None, queue=False, api_name=False)
+        url_fields = [
+            tabs,
+            classes,
+            template,
+            n_base,
+            method,
+            attack_classes,
+            sample_name,
+            attack,
+            eps,
+            steps,
+            model_a,
+            model_b,
+        ]
+        # The URL's query parameters set the view first; then the anchor lab fills the first page.
+        demo.load(apply_url_state, None, url_fields, api_name=False).then(anchor_lab, inputs, outputs, api_name=False)
+        link_btn.click(experiment_link, url_fields[1:], link_box, api_name=False).then(
+            None, link_box, link_box, js="(query) => window.location.origin + window.location.pathname + query"
+        )
     return demo

@@ -141,3 +141,21 @@ def test_predict_then_reveal(page):
     assert page.locator("#summary-A").is_visible()
     page.screenshot(path=str(ARTIFACTS / "predict-then-reveal.png"), full_page=True)
     page.locator("#reveal-mode input").uncheck()
+
+
+def test_a_link_opens_the_same_experiment(page):
+    """Issue 9: a view's settings travel in the URL, so a teacher can hand out a link."""
+    base = page.url.split("?")[0]
+    page.goto(base + "?tab=attack&eps=4&attack=fgsm&attack_classes=red%20star,%20blue%20heart&sample=blue%20heart")
+    page.locator("#attack-go").wait_for(state="visible", timeout=60_000)
+    page.wait_for_function(
+        "document.querySelector('#attack-classes textarea').value === 'red star, blue heart'", timeout=30_000
+    )
+    page.get_by_role("button", name="Link to this experiment").click()
+    page.wait_for_function(
+        "document.querySelector('#experiment-link textarea').value.includes('eps=4')", timeout=30_000
+    )
+    link = page.locator("#experiment-link textarea").input_value()
+    assert link.startswith(base) and "attack=fgsm" in link and "tab=attack" in link
+    page.screenshot(path=str(ARTIFACTS / "shared-link.png"), full_page=True)
+    page.goto(base)
