@@ -7,6 +7,7 @@ import html
 import json
 import os
 import queue
+import shutil
 import tempfile
 import threading
 import time
@@ -188,7 +189,7 @@ def _png(tensor) -> str:
     for old in OUTPUT_ROOT.iterdir():
         with contextlib.suppress(OSError):
             if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
-                old.unlink()
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
     info = PngImagePlugin.PngInfo()
     info.add_text("laat-lab-result", uuid.uuid4().hex)
     path = OUTPUT_ROOT / f"{uuid.uuid4().hex}.png"
@@ -236,7 +237,40 @@ def _outcome_view(label, outcome) -> list:
         _png(outcome.perturbation_image()),
         bars,
         summary,
+        _downloads(label, outcome),
     ]
+
+
+def _downloads(label: str, outcome) -> list[str]:
+    """The adversarial example at native resolution: a PNG and a safetensors file (clean and adversarial
+    tensors, float32 in [0, 1]) named after class, model, attack and eps, with that metadata inside."""
+    import re
+
+    from PIL import Image, PngImagePlugin
+    from safetensors.torch import save_file
+
+    OUTPUT_ROOT.mkdir(exist_ok=True)
+    meta = {
+        "class": outcome.label,
+        "model": label,
+        "attack": outcome.spec,
+        "clean_prediction": outcome.clean_prediction,
+        "adversarial_prediction": outcome.adversarial_prediction,
+        "linf_255": f"{outcome.linf * 255:.3f}",
+    }
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{outcome.label}_{label}_{outcome.spec}").strip("-")[:120]
+    folder = Path(tempfile.mkdtemp(dir=OUTPUT_ROOT))
+    info = PngImagePlugin.PngInfo()
+    for key, value in meta.items():
+        info.add_text(f"laat-lab-{key}", value)
+    png = folder / f"{stem}.png"
+    array = (outcome.adversarial.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(array).save(png, pnginfo=info)  # 8-bit PNG: exact up to the 1/255 rounding
+    tensors = folder / f"{stem}.safetensors"
+    save_file(
+        {"adversarial": outcome.adversarial.contiguous(), "clean": outcome.clean.contiguous()}, str(tensors), meta
+    )
+    return [str(png), str(tensors)]
 
 
 AUTOATTACK_SLOTS = threading.BoundedSemaphore(1)  # one AutoAttack at a time on the server; fast attacks never wait
@@ -413,8 +447,6 @@ KEEP_TRAINED = 20  # Train-tab checkpoints kept on disk (a few MB each); older o
 
 def _fresh_training_dir() -> Path:
     """A new folder for one training's checkpoint; the oldest beyond KEEP_TRAINED are removed first."""
-    import shutil
-
     TRAINED_ROOT.mkdir(exist_ok=True)
     runs = sorted(TRAINED_ROOT.iterdir(), key=lambda p: p.stat().st_mtime)
     for old in runs[: max(0, len(runs) - KEEP_TRAINED + 1)]:
@@ -653,7 +685,8 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                                 pert = gr.Image(label=f"{side}: perturbation (amplified)", format="png")
                             bars = gr.Plot(label=f"{side}: probabilities", elem_id=f"bars-{side}")
                             summary = gr.Markdown(elem_id=f"summary-{side}")
-                            result_columns += [clean, adv, pert, bars, summary]
+                            files = gr.File(label=f"{side}: download the adversarial example", file_count="multiple")
+                            result_columns += [clean, adv, pert, bars, summary, files]
                 sample_btn.click(draw_sample, [sample_name, sample_seed], [upload, true_class], api_name="draw_sample")
                 use_novel.click(lambda: ", ".join(novel), None, attack_classes, api_name=False)
                 use_base.click(lambda: ", ".join(base), None, attack_classes, api_name=False)
@@ -671,7 +704,7 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                 ).then(lambda reveal: gr.update(visible=bool(reveal)), reveal_mode, reveal_btn, api_name=False)
                 reveal_btn.click(
                     reveal_results,
-                    [guess, result_columns[4], result_columns[9]],
+                    [guess, result_columns[4], result_columns[10]],
                     [results_row, reveal_btn, reveal_message],
                     api_name=False,
                 )

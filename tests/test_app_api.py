@@ -116,21 +116,28 @@ def test_draw_sample_then_attack_both_models(client, tmp_path):
     image, true_class = client.predict("red star", 3, api_name="/draw_sample")
     assert true_class == "red star"
     outputs = _attack(client, handle_file(image))
-    assert len(outputs) == 10
-    summary_a, summary_b = outputs[4], outputs[9]
+    assert len(outputs) == 12
+    summary_a, summary_b = outputs[4], outputs[10]
     assert STANDARD in summary_a and LAAT in summary_b and "PGD-5 eps=8/255" in summary_a
     assert f"Transfer: {STANDARD}'s adversarial image → {LAAT} answers" in summary_a  # A's image fed to B
     clean = np.asarray(Image.open(outputs[0]))
     adversarial = np.asarray(Image.open(outputs[1]))
     assert outputs[0].endswith(".png") and clean.shape == adversarial.shape == (128, 128, 3)
     assert np.abs(clean.astype(int) - adversarial.astype(int)).max() <= 9  # eps 8/255 plus rounding
+    png, tensors = sorted(outputs[5], key=lambda path: path.endswith(".safetensors"))
+    assert "red-star_standard-shipped-_PGD-5-eps-8-255" in png and tensors.endswith(".safetensors")
+    assert np.asarray(Image.open(png)).shape == (32, 32, 3)  # native resolution
+    from safetensors import safe_open
+
+    with safe_open(tensors, framework="pt") as handle:
+        assert handle.metadata()["model"] == STANDARD and handle.get_tensor("adversarial").shape == (3, 32, 32)
 
 
 def test_attack_result_says_what_happened(client):
     """Issue 9: a wrong true class used to read 'prediction held'; now the verdict names the case."""
     image, _ = client.predict("red star", 3, api_name="/draw_sample")
     outputs = _attack(client, handle_file(image), true_class="blue heart", attack="fgsm", eps=1)
-    for summary in (outputs[4], outputs[9]):
+    for summary in (outputs[4], outputs[10]):
         assert "already misclassified before the attack" in summary or "prediction flipped" in summary
     outputs = _attack(client, handle_file(image), true_class="red star", attack="pgd", eps=16)
     assert "prediction flipped to" in outputs[4]  # the standard model falls at 16/255
