@@ -191,3 +191,69 @@ def method_bars(results: list, metric_label: str) -> go.Figure:
         margin={"t": 30, "l": 10, "r": 10, "b": 10},
     )
     return fig
+
+
+def anchor_space(space, label: str, true_class: str) -> go.Figure:
+    """The clean and the adversarial image's features among the anchors (PCA of the anchors), and their
+    cosine to every anchor: the picture of an attack pushing a feature from one anchor towards another."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("features among the anchors (PCA)", "cosine to each anchor"))
+    if space is None:
+        fig.add_annotation(text="this model has no anchors (linear head)", showarrow=False, row=1, col=1)
+        return fig
+    names = safe(space.names)
+    fig.add_trace(
+        go.Scatter(
+            x=space.anchors_2d[:, 0],
+            y=space.anchors_2d[:, 1],
+            mode="markers+text" if len(names) <= 20 else "markers",
+            text=names,
+            textposition="top center",
+            name="anchors",
+            marker={"color": "#888", "size": 8},
+        ),
+        1,
+        1,
+    )
+    for point, name, symbol, colour in (
+        (space.clean_2d, "clean image", "circle", "#2ca02c"),
+        (space.adversarial_2d, "adversarial image", "x", "#d62728"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=[point[0]],
+                y=[point[1]],
+                mode="markers",
+                name=name,
+                marker={"symbol": symbol, "size": 14, "color": colour},
+            ),
+            1,
+            1,
+        )
+    order = sorted(range(len(names)), key=lambda i: -max(space.cos_clean[i], space.cos_adversarial[i]))[:8]
+    fig.add_trace(
+        go.Bar(
+            x=[names[i] for i in order], y=[space.cos_clean[i] for i in order], name="clean", marker_color="#2ca02c"
+        ),
+        1,
+        2,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=[names[i] for i in order],
+            y=[space.cos_adversarial[i] for i in order],
+            name="adversarial",
+            marker_color="#d62728",
+        ),
+        1,
+        2,
+    )
+    if true_class in space.names:
+        i = space.names.index(true_class)
+        fig.update_layout(
+            title=html.escape(
+                f"{label}: cosine to '{true_class}' {space.cos_clean[i]:.2f} → {space.cos_adversarial[i]:.2f}",
+                quote=False,
+            )
+        )
+    fig.update_layout(barmode="group", height=340, margin={"t": 60, "l": 10, "r": 10, "b": 10})
+    return fig

@@ -238,6 +238,7 @@ def _outcome_view(label, outcome) -> list:
         bars,
         summary,
         _downloads(label, outcome),
+        figures.anchor_space(outcome.space, label, outcome.label),
     ]
 
 
@@ -686,7 +687,10 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                             bars = gr.Plot(label=f"{side}: probabilities", elem_id=f"bars-{side}")
                             summary = gr.Markdown(elem_id=f"summary-{side}")
                             files = gr.File(label=f"{side}: download the adversarial example", file_count="multiple")
-                            result_columns += [clean, adv, pert, bars, summary, files]
+                            space = gr.Plot(
+                                label=f"{side}: where the features land among the anchors", elem_id=f"space-{side}"
+                            )
+                            result_columns += [clean, adv, pert, bars, summary, files, space]
                 sample_btn.click(draw_sample, [sample_name, sample_seed], [upload, true_class], api_name="draw_sample")
                 use_novel.click(lambda: ", ".join(novel), None, attack_classes, api_name=False)
                 use_base.click(lambda: ", ".join(base), None, attack_classes, api_name=False)
@@ -704,7 +708,7 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                 ).then(lambda reveal: gr.update(visible=bool(reveal)), reveal_mode, reveal_btn, api_name=False)
                 reveal_btn.click(
                     reveal_results,
-                    [guess, result_columns[4], result_columns[10]],
+                    [guess, result_columns[4], result_columns[11]],
                     [results_row, reveal_btn, reveal_message],
                     api_name=False,
                 )

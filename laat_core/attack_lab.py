@@ -77,6 +77,44 @@ def check_attack_settings(name: str, eps_255: float, steps: int) -> AttackSpec:
 
 
 @dataclass
+class AnchorSpace:
+    """Where the clean and the adversarial image land among the class anchors: cosine to every anchor, and
+    2-D coordinates from a PCA of this class list's anchors (new points are projected on the same axes)."""
+
+    names: list[str]
+    cos_clean: list[float]
+    cos_adversarial: list[float]
+    anchors_2d: np.ndarray  # (classes, 2)
+    clean_2d: np.ndarray  # (2,)
+    adversarial_2d: np.ndarray
+
+
+def anchor_space(
+    head: nn.Module, clean: torch.Tensor, adversarial: torch.Tensor, names: list[str]
+) -> AnchorSpace | None:
+    """None for heads without anchors (the linear baseline)."""
+    anchors = getattr(head, "anchors", None)
+    if anchors is None or not hasattr(head, "features") or anchors.shape[0] != len(names):
+        return None
+    with torch.no_grad():
+        features = F.normalize(head.features(torch.stack([clean, adversarial])).double(), dim=1)
+    unit = F.normalize(anchors.double(), dim=1)
+    cosines = features @ unit.T
+    centre = unit.mean(0)
+    _, _, vh = torch.linalg.svd(unit - centre, full_matrices=False)
+    axes = vh[:2].T if vh.shape[0] >= 2 else torch.eye(unit.shape[1], 2, dtype=unit.dtype)
+    points = (features - centre) @ axes
+    return AnchorSpace(
+        list(names),
+        cosines[0].tolist(),
+        cosines[1].tolist(),
+        ((unit - centre) @ axes).numpy(),
+        points[0].numpy(),
+        points[1].numpy(),
+    )
+
+
+@dataclass
 class AttackOutcome:
     model_label: str
     spec: str
@@ -91,6 +129,7 @@ class AttackOutcome:
     linf: float
     seconds: float
     note: str = ""
+    space: AnchorSpace | None = None
 
     @property
     def result(self) -> str:
@@ -156,6 +195,7 @@ def attack_image(
         float((adversarial[0] - image).abs().max()),
         seconds,
         note,
+        anchor_space(model, image, adversarial[0].detach(), names),
     )
 
 

@@ -116,8 +116,9 @@ def test_draw_sample_then_attack_both_models(client, tmp_path):
     image, true_class = client.predict("red star", 3, api_name="/draw_sample")
     assert true_class == "red star"
     outputs = _attack(client, handle_file(image))
-    assert len(outputs) == 12
-    summary_a, summary_b = outputs[4], outputs[10]
+    assert len(outputs) == 14
+    summary_a, summary_b = outputs[4], outputs[11]
+    assert "cosine to" in outputs[6]["plot"] and "red star" in outputs[6]["plot"]  # model A's anchor-space view
     assert STANDARD in summary_a and LAAT in summary_b and "PGD-5 eps=8/255" in summary_a
     assert f"Transfer: {STANDARD}'s adversarial image → {LAAT} answers" in summary_a  # A's image fed to B
     clean = np.asarray(Image.open(outputs[0]))
@@ -137,7 +138,7 @@ def test_attack_result_says_what_happened(client):
     """Issue 9: a wrong true class used to read 'prediction held'; now the verdict names the case."""
     image, _ = client.predict("red star", 3, api_name="/draw_sample")
     outputs = _attack(client, handle_file(image), true_class="blue heart", attack="fgsm", eps=1)
-    for summary in (outputs[4], outputs[10]):
+    for summary in (outputs[4], outputs[11]):
         assert "already misclassified before the attack" in summary or "prediction flipped" in summary
     outputs = _attack(client, handle_file(image), true_class="red star", attack="pgd", eps=16)
     assert "prediction flipped to" in outputs[4]  # the standard model falls at 16/255
