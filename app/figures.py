@@ -255,5 +255,10 @@ def anchor_space(space, label: str, true_class: str) -> go.Figure:
                 quote=False,
             )
         )
-    fig.update_layout(barmode="group", height=340, margin={"t": 60, "l": 10, "r": 10, "b": 10})
+    fig.update_layout(
+        barmode="group",
+        height=440,
+        margin={"t": 60, "l": 10, "r": 10, "b": 10},
+        legend={"orientation": "h", "y": -0.35},
+    )
     return fig
