@@ -31,7 +31,14 @@ from app.services import (
 )
 from laat_core.anchor_lab import run_anchor_lab, stats_rows
 from laat_core.anchors import DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES, AnchorError, parse_class_names
-from laat_core.attack_lab import InputError, attack_image, check_attack_settings, prepare_image
+from laat_core.attack_lab import (
+    InputError,
+    attack_image,
+    check_attack_settings,
+    pgd_trajectory,
+    prepare_image,
+    smallest_flipping_eps,
+)
 from laat_core.checkpoint import CheckpointError
 from laat_core.compare import default_eps_grid, robustness_curve
 from laat_core.data import shapes
@@ -314,6 +321,69 @@ def _run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attac
     except USER_ERRORS as error:
         raise user_error(error) from None
     return outputs
+
+
+def _attack_inputs(upload, sketch, class_text, true_class, model_label, session_models):
+    """(model, image, names, label index) for the step-by-step and eps-sweep tools."""
+    import torch
+
+    image = prepare_image(_image_from_inputs(upload, sketch))
+    names = parse_class_names(class_text, max_classes=APP_MAX_CLASSES)
+    trained = _resolve_model(model_label, session_models)
+    true_class = (true_class or "").strip()
+    if true_class and true_class not in names:
+        raise InputError(f"true class {true_class!r} is not in the class list")
+    if true_class:
+        return trained, image, names, names.index(true_class)
+    with torch.no_grad():
+        return trained, image, names, int(trained.head_for(names)(image[None]).argmax(1))
+
+
+def eps_sweep(upload, sketch, class_text, true_class, model_a, model_b, session_models):
+    """The smallest eps (PGD-10) that flips each model on this image."""
+    lines = []
+    try:
+        for label in (model_a, model_b):
+            trained, image, names, index = _attack_inputs(upload, sketch, class_text, true_class, label, session_models)
+            found = smallest_flipping_eps(trained, image, names, index)
+            if found == 0:
+                lines.append(f"- **{shown(label)}**: already wrong before any attack")
+            elif found is None:
+                lines.append(f"- **{shown(label)}**: no flip up to 32/255 (PGD-10)")
+            else:
+                lines.append(f"- **{shown(label)}**: flips at eps = **{found}/255** (PGD-10)")
+    except USER_ERRORS as error:
+        raise user_error(error) from None
+    return f"Smallest eps that flips the answer for *{shown(names[index])}*:\n\n" + "\n".join(lines)
+
+
+def pgd_steps(upload, sketch, class_text, true_class, model_a, eps_255, steps, session_models):
+    """Run PGD on model A keeping every step; the slider then walks through them."""
+    try:
+        trained, image, names, index = _attack_inputs(upload, sketch, class_text, true_class, model_a, session_models)
+        spec = check_attack_settings("pgd", float(eps_255), int(steps))
+        frames = pgd_trajectory(trained, image, names, index, spec)
+    except USER_ERRORS as error:
+        raise user_error(error) from None
+    frames[0]["label"], frames[0]["model"] = names[index], model_a
+    return frames, gr.update(maximum=len(frames) - 1, value=len(frames) - 1), *show_step(frames, len(frames) - 1)
+
+
+def show_step(frames, step):
+    if not frames:
+        return None, None, None, "Run the step-by-step attack first."
+    frame = frames[int(min(max(step, 0), len(frames) - 1))]
+    clean = frames[0]
+    delta = frame["image"] - clean["image"]
+    scale = float(delta.abs().max())
+    perturbation = (0.5 + 0.5 * delta / scale).clamp(0, 1) if scale > 0 else delta + 0.5
+    bars = figures.probability_bars(clean["probs"], frame["probs"], f"step {frame['step']} vs clean")
+    text = (
+        f"{shown(clean['model'])} · step **{frame['step']}** of {len(frames) - 1} · loss on *{shown(clean['label'])}* "
+        f"{clean['loss']:.3f} → **{frame['loss']:.3f}** · prediction **{shown(frame['prediction'])}** · "
+        f"L∞ = {scale * 255:.2f}/255"
+    )
+    return _png(frame["image"]), _png(perturbation), bars, text
 
 
 def upload_checkpoint(file, session_models: dict | None):
@@ -711,6 +781,33 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                     [guess, result_columns[4], result_columns[11]],
                     [results_row, reveal_btn, reveal_message],
                     api_name=False,
+                )
+                with gr.Accordion("step by step, and the smallest eps that flips each model", open=False):
+                    with gr.Row():
+                        steps_btn = gr.Button("PGD step by step (model A)")
+                        sweep_btn = gr.Button("Smallest eps that flips each model")
+                    step_slider = gr.Slider(0, 10, value=0, step=1, label="PGD step", elem_id="pgd-step")
+                    with gr.Row():
+                        step_image = gr.Image(label="image at this step", format="png")
+                        step_pert = gr.Image(label="perturbation so far (amplified)", format="png")
+                        step_bars = gr.Plot(label="probabilities: clean vs this step")
+                    step_text = gr.Markdown(elem_id="step-text")
+                    sweep_text = gr.Markdown(elem_id="sweep-text")
+                    frames = gr.State([])
+                steps_btn.click(
+                    pgd_steps,
+                    [upload, sketch, attack_classes, true_class, model_a, eps, steps, session_models],
+                    [frames, step_slider, step_image, step_pert, step_bars, step_text],
+                    api_name=False,
+                )
+                step_slider.change(
+                    show_step, [frames, step_slider], [step_image, step_pert, step_bars, step_text], api_name=False
+                )
+                sweep_btn.click(
+                    eps_sweep,
+                    [upload, sketch, attack_classes, true_class, model_a, model_b, session_models],
+                    sweep_text,
+                    api_name="eps_sweep",
                 )
                 ckpt.upload(
                     upload_checkpoint,

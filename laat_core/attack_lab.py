@@ -236,3 +236,48 @@ def _autoattack_with_deadline(model, x, y, spec: AttackSpec, n_classes: int, tim
             if int(model(adversarial).argmax(1)) != int(y):
                 return adversarial, f"broken by {name}"
     return adversarial, "survived every AutoAttack component"
+
+
+def smallest_flipping_eps(
+    trained: Classifier, image: torch.Tensor, names: list[str], label: int, steps: int = 10, max_eps_255: int = 32
+) -> int | None:
+    """The smallest eps (in 1/255, scanned upwards) at which PGD-`steps` flips the model's answer on this image;
+    None if even `max_eps_255` does not. 0 means the clean answer is already wrong."""
+    model = trained.head_for(names)
+    x, y = image[None], torch.tensor([label])
+    with torch.no_grad():
+        if int(model(x).argmax(1)) != label:
+            return 0
+    for eps_255 in range(1, max_eps_255 + 1):
+        torch.manual_seed(0)
+        adversarial = make_attack(model, AttackSpec("pgd", eps_255 / 255, steps), len(names))(x, y)
+        with torch.no_grad():
+            if int(model(adversarial).argmax(1)) != label:
+                return eps_255
+    return None
+
+
+def pgd_trajectory(
+    trained: Classifier, image: torch.Tensor, names: list[str], label: int, spec: AttackSpec
+) -> list[dict]:
+    """PGD step by step: for k = 0..steps, the image after k steps (each a k-step torchattacks PGD with the
+    same random start and step size, so step k extends step k-1), its probabilities and its loss."""
+    model = trained.head_for(names)
+    x, y = image[None], torch.tensor([label])
+    frames = []
+    for k in range(spec.steps + 1):
+        torch.manual_seed(spec.seed)
+        attack = make_attack(model, AttackSpec("pgd", spec.eps, max(k, 1), alpha=spec.step_size, seed=spec.seed), len(names))
+        current = x if k == 0 else attack(x, y)
+        with torch.no_grad():
+            logits = model(current)
+        frames.append(
+            {
+                "step": k,
+                "image": current[0].detach(),
+                "probs": _top_k(logits.softmax(1)[0], names, 5),
+                "loss": float(F.cross_entropy(logits, y)),
+                "prediction": names[int(logits.argmax(1))],
+            }
+        )
+    return frames

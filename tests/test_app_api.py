@@ -364,3 +364,26 @@ def test_identical_results_served_at_once_are_all_whole(server):
     with ThreadPoolExecutor(12) as pool:
         shapes = list(pool.map(draw, range(20)))
     assert shapes == [(128, 128, 3)] * 20
+
+
+def test_eps_sweep_finds_where_each_model_flips(client):
+    image, _ = client.predict("red star", 3, api_name="/draw_sample")
+    text = client.predict(handle_file(image), None, "red star, blue heart, green cross", "red star", STANDARD, LAAT,
+                          api_name="/eps_sweep")  # fmt: skip
+    assert f"**{STANDARD}**: flips at eps = **" in text  # the standard model falls at a small eps
+    assert LAAT in text
+
+
+def test_pgd_trajectory_steps_extend_each_other():
+    """Step k of the step-by-step view is the k-step PGD with the same start and step size."""
+    from laat_core.attack_lab import pgd_trajectory
+    from laat_core.attacks import AttackSpec
+    from laat_core.data import shapes
+    from laat_core.trained import load_trained
+
+    trained = load_trained("assets/models/shapes-standard.safetensors")
+    names = ["red star", "blue heart", "green cross"]
+    frames = pgd_trajectory(trained, shapes.render_class("red star", seed=1), names, 0, AttackSpec("pgd", 8 / 255, 5))
+    assert [f["step"] for f in frames] == list(range(6))
+    assert frames[-1]["loss"] > frames[0]["loss"]  # the attack climbs the loss
+    assert all(float((f["image"] - frames[0]["image"]).abs().max()) <= 8 / 255 + 1e-6 for f in frames)

@@ -159,3 +159,18 @@ def test_a_link_opens_the_same_experiment(page):
     assert link.startswith(base) and "attack=fgsm" in link and "tab=attack" in link
     page.screenshot(path=str(ARTIFACTS / "shared-link.png"), full_page=True)
     page.goto(base)
+
+
+def test_pgd_step_by_step(page):
+    """Issue 9: a slider over PGD iterations with the image, perturbation, probabilities and loss."""
+    page.get_by_role("tab", name="Attack lab").click()
+    page.get_by_role("button", name="Draw sample").click()
+    page.locator("#attack-image img").first.wait_for(timeout=60_000)
+    page.get_by_text("step by step, and the smallest eps").click()
+    page.get_by_role("button", name="PGD step by step (model A)").click()
+    page.locator("#step-text").get_by_text("of 10").wait_for(timeout=60_000)
+    box = page.locator("#pgd-step input[type=number]")
+    box.fill("2")
+    box.press("Enter")
+    page.locator("#step-text").get_by_text("step 2 of 10").wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "pgd-step-by-step.png"), full_page=True)
