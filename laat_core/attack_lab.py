@@ -267,7 +267,9 @@ def pgd_trajectory(
     frames = []
     for k in range(spec.steps + 1):
         torch.manual_seed(spec.seed)
-        attack = make_attack(model, AttackSpec("pgd", spec.eps, max(k, 1), alpha=spec.step_size, seed=spec.seed), len(names))
+        attack = make_attack(
+            model, AttackSpec("pgd", spec.eps, max(k, 1), alpha=spec.step_size, seed=spec.seed), len(names)
+        )
         current = x if k == 0 else attack(x, y)
         with torch.no_grad():
             logits = model(current)
