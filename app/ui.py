@@ -128,6 +128,8 @@ def anchor_lab(class_text: str, encoder: str, template: str, ensemble: bool, n_b
         f"Mean off-diagonal cosine {result.stats_before.mean_offdiag:.3f} → {result.stats_after.mean_offdiag:.3f}."
     )
     message += "".join(f"\n\n**Warning:** {shown(w)}" for w in result.warnings)
+    if encoder_spec(encoder).startswith("file:") and (ensemble or (template or DEFAULT_TEMPLATE) != DEFAULT_TEMPLATE):
+        message += "\n\n**Note:** a feature file holds finished anchors: the prompt template and ensemble are not used."
     return (
         figures.cosine_heatmaps(names, result.cos_before, result.cos_after, method),
         figures.cosine_histogram(result.pairs_before, result.pairs_after),
@@ -650,7 +652,11 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(scale=2):
                         classes = gr.Textbox(
-                            label="class names (comma or new line)", value=CIFAR10, lines=4, elem_id="anchor-classes"
+                            label="class names (comma, or Shift+Enter for a new line; Enter shows the anchors)",
+                            value=CIFAR10,
+                            lines=1,  # one line grows to max_lines; Enter submits, Shift+Enter breaks the line
+                            max_lines=8,
+                            elem_id="anchor-classes",
                         )
                         preset = gr.Dropdown(list(_presets()), label="preset", value=None)
                     with gr.Column(scale=1):

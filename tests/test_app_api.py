@@ -67,6 +67,11 @@ def test_anchor_lab_presets_and_official_clip_file(client):
         classes, encoder, "a photo of a {}.", False, n_base, "expansion", api_name="/anchor_lab"
     )
     assert "0.759 → 0.175" in message  # the official numbers, from the shipped preset file
+    assert "template and ensemble are not used" not in message
+    *_, message = client.predict(
+        classes, encoder, "a drawing of a {}.", False, n_base, "expansion", api_name="/anchor_lab"
+    )
+    assert "template and ensemble are not used" in message  # the file encoder says it ignores them
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,14 @@ def test_anchor_lab_shows_both_heatmaps(page):
     page.screenshot(path=str(ARTIFACTS / "anchor-lab.png"), full_page=True)
 
 
+def test_enter_in_the_class_box_shows_the_anchors(page):
+    """Issue 9: Enter in the class box did nothing."""
+    box = page.locator("#anchor-classes textarea")
+    box.fill("cat, dog, ship, horse, frog")
+    box.press("Enter")
+    page.get_by_text("5 classes").wait_for(timeout=60_000)
+
+
 def test_bad_input_shows_a_message_and_the_page_keeps_working(page):
     page.locator("#anchor-classes textarea").fill("cat, cat")
     page.locator("#anchor-go").click()
