@@ -248,7 +248,7 @@ def _bits(bits: str) -> torch.Tensor:
 # ---------------------------------------------------------------- combine
 def load_all() -> dict[tuple[str, str], list[dict]]:
     table: dict[tuple[str, str], list[dict]] = {}
-    for path in sorted(RESULTS.glob("*/*.json")):
+    for path in sorted(p for regime in REGIMES for p in (RESULTS / regime).glob("*.json")):
         result = json.loads(path.read_text())
         table.setdefault((result["regime"], result["row"]), []).append(result)
     return table

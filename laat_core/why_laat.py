@@ -97,7 +97,7 @@ def explanation(summary: dict | None) -> str:
                 f" — anchors' mean off-diagonal cosine {anchors['raw']['mean_offdiag']:.2f} raw, "
                 f"{anchors['expanded']['mean_offdiag']:.2f} after expansion"
             )
-        lines.append(head + ".")
+        lines.append("\n" + head + ".\n")  # a paragraph of its own, then its list
         paired = content.get("paired", {}).get(METRIC)
         if paired:
             lines.append(
@@ -105,6 +105,7 @@ def explanation(summary: dict | None) -> str:
             )
         for a, b, what in (
             ("anchor-at-expansion", "anchor-at", "expansion alone (anchor-AT + expansion − anchor-AT)"),
+            ("anchor-at-center", "anchor-at", "mean-centering instead (anchor-AT + centering − anchor-AT)"),
             ("laat", "anchor-at-expansion", "the smoothness term (LAAT − anchor-AT + expansion)"),
             ("anchor-at", "standard", "adversarial training itself (anchor-AT − standard)"),
         ):
@@ -115,8 +116,11 @@ def explanation(summary: dict | None) -> str:
                     f"- {what}: {ra.mean - rb.mean:+.3f}"
                     + (" (intervals overlap: not resolved)" if overlap else " (intervals do not overlap)")
                 )
-    lines.append(_regime_contrast(summary))
-    return "\n".join(line for line in lines if line)
+        ranked = sorted((r for r in results.values() if r.regime == regime), key=lambda r: -r.mean)
+        if ranked:
+            lines.append(f"- highest here: {ranked[0].row} ({ranked[0].mean:.3f}, {ranked[0].n_seeds} seed(s)).")
+    lines.append("\n" + _regime_contrast(summary))
+    return "\n".join(line for line in lines if line.strip())
 
 
 def _regime_contrast(summary: dict) -> str:
