@@ -8,7 +8,9 @@ from safetensors.torch import save_file
 from laat_core.training import TrainConfig, train
 
 out_dir = sys.argv[1]
+bn_mode = sys.argv[2] if len(sys.argv) > 2 else "joint"
 config = TrainConfig(
+    bn_mode=bn_mode,
     method="laat",
     epochs=1,
     n_per_class=4,
