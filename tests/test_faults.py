@@ -22,7 +22,17 @@ def _start(out: Path, epochs: int, resume: bool = False) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "laat_core.cli", *ARGS, "--epochs", str(epochs), "--out", str(out)]
     command += ["--resume", str(out)] if resume else []
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell running the tests in the background (CI) starts them with SIGINT ignored, and an ignored signal
+        # is inherited: give the child the default a user's terminal gives, so Ctrl-C reaches it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _wait_for_epochs(out: Path, process: subprocess.Popen, epochs: int, timeout_s: float = 300) -> None:
