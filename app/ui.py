@@ -781,7 +781,7 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                     # Attacks take a fraction of a second on one torch thread: no per-event limit, so a quick PGD
                     # never queues behind a slow job; AutoAttack is limited inside (AUTOATTACK_SLOTS).
                     concurrency_limit=None,
-                ).then(lambda reveal: gr.update(visible=bool(reveal)), reveal_mode, reveal_btn, api_name=False)
+                ).success(lambda reveal: gr.update(visible=bool(reveal)), reveal_mode, reveal_btn, api_name=False)
                 reveal_btn.click(
                     reveal_results,
                     [guess, result_columns[4], result_columns[11]],

@@ -210,6 +210,7 @@ class _Deadline(nn.Module):
     def __init__(self, model: nn.Module, deadline: float) -> None:
         super().__init__()
         self.model, self.deadline = model, deadline
+        self.train(model.training)  # as AnchorHead: never switch the shared model to train mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if time.perf_counter() > self.deadline:

@@ -261,3 +261,19 @@ def test_heads_carry_their_anchors_so_one_model_serves_many_class_lists_at_once(
         assert all(pool.map(score, ["base", "novel"] * 8))
     assert expected["base"].shape == (6, 48) and expected["novel"].shape == (6, 16)
     assert torch.allclose(trained.model.anchors, trained.class_anchors[:48])  # the model itself never changed
+
+
+def test_attacking_a_head_leaves_the_shared_model_in_eval_mode_and_its_statistics_unchanged(laat_checkpoint):
+    """Review finding: torchattacks restores the attacked module's mode, which used to switch the shared
+    model to train mode, so later forwards rewrote BatchNorm's running statistics."""
+    from laat_core.attack_lab import attack_image
+    from laat_core.attacks import AttackSpec
+
+    trained = load_trained(laat_checkpoint)
+    before = {k: v.clone() for k, v in trained.model.state_dict().items()}
+    names = trained.names_for("novel")
+    for attack in ("pgd", "autoattack"):
+        attack_image(trained, "m", torch.rand(3, 32, 32), names, AttackSpec(attack, 8 / 255, 2), time_limit_s=0.5)
+        assert not trained.model.training
+    after = trained.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)

@@ -23,6 +23,9 @@ class AnchorHead(nn.Module):
         self.model = model
         device = model.anchors.device
         self.register_buffer("anchors", F.normalize(anchors.detach().float(), dim=1).to(device), persistent=False)
+        # A new module starts in train mode; torchattacks restores an attacked module's mode afterwards, and
+        # that would switch the shared model to train mode (BatchNorm statistics overwritten). Mirror it.
+        self.train(model.training)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.features(x)
