@@ -2,7 +2,7 @@
 
 Each cell trains one model on the base classes (checkpoint after every epoch in runs/ablation/, resumed if
 the run was cut), then measures it on fresh images never seen in training or validation: base (48-way) and
-novel (16-way zero-shot) classes, clean / FGSM / PGD-20 at 8/255, model in eval mode. Per-image
+novel (16-way zero-shot) classes of the pairs split (--split fill: 96-way and 32-way, STUDIES below), clean / FGSM / PGD-20 at 8/255, model in eval mode. Per-image
 correctness is kept, so methods can be compared on the same images. The cell's result is written
 atomically to benchmarks/ablation/<regime>/<row>-seed<k>.json, and a finished cell is never redone: the
 same command continues after an interruption.
@@ -16,9 +16,9 @@ same command continues after an interruption.
     OMP_NUM_THREADS=1 python benchmarks/ablation.py --autoattack 2 --worker 0/1   # AutoAttack subset, resumable
     python benchmarks/ablation.py --combine      # tables for BENCHMARKS.md + assets/ablation_summary.json
 
-Budget (the same for every row, stated in the output): BUDGET below. beta is TrainConfig's (4, chosen earlier on
+Budget (the same for every row, stated in the output): the study's budget in STUDIES below. beta is TrainConfig's (4, chosen earlier on
 base-class validation data). tau is chosen per regime by a rule fixed before any run: train anchor-at and laat
-(seed 0, the ablation's budget) at each tau in SELECTION_TAUS and keep the tau with the best mean final
+(seed 0, the ablation's budget) at each tau in study.taus and keep the tau with the best mean final
 base-val PGD-10 of the two; novel classes are never looked at for it.
 """
 
@@ -32,6 +32,7 @@ import os
 import platform
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -47,19 +48,60 @@ from laat_core.trained import load_trained
 from laat_core.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "ablation"
-CHECKPOINTS = ROOT / "runs" / "ablation"
-SUMMARY = ROOT / "assets" / "ablation_summary.json"
+
+
+@dataclass(frozen=True)
+class Study:
+    """One ablation on one split of the shapes data: where its files go, its budget and its tau grid."""
+
+    split: str
+    results: Path
+    checkpoints: Path
+    summary: Path
+    budget: dict
+    taus: tuple[float, ...]
+    eval_per_class: dict
+
+    @property
+    def data(self) -> str:
+        return "shapes" if self.split == "pairs" else f"shapes:{self.split}"
+
+
 # One budget for every row and regime: fast AT (FGSM-RS; TRADES takes one KL step of the same size).
-BUDGET = {"epochs": 8, "n_per_class": 150, "fast": True, "val_per_class": 20, "val_pgd_images": 256}
+def _fast(n_per_class: int) -> dict:
+    return {"epochs": 8, "n_per_class": n_per_class, "fast": True, "val_per_class": 20, "val_pgd_images": 256}
+
+
+STUDIES = {
+    "pairs": Study(
+        "pairs",
+        ROOT / "benchmarks" / "ablation",
+        ROOT / "runs" / "ablation",
+        ROOT / "assets" / "ablation_summary.json",
+        _fast(150),
+        (0.1, 0.2, 0.4),
+        {"novel": 25, "base": 10},
+    ),
+    # Fixed before any run on this split: the same images per epoch as the pairs study (96 base classes x 75 =
+    # 48 x 150 = 7,200), so the same number of steps. The tau grid moves down: 0.2 and 0.4 lost to 0.1 by more
+    # than 0.15 base-val PGD-10 in both regimes of the pairs study, and 0.1 was its edge.
+    "fill": Study(
+        "fill",
+        ROOT / "benchmarks" / "ablation-fill",
+        ROOT / "runs" / "ablation-fill",
+        ROOT / "benchmarks" / "ablation-fill" / "summary.json",
+        _fast(75),
+        (0.05, 0.1),
+        {"novel": 25, "base": 10},
+    ),
+}
+study = STUDIES["pairs"]  # main() switches it with --split
 # Rows: (label, method, TrainConfig overrides). Every registered method, plus LAAT with the official
 # code's separate BatchNorm passes (the default is chosen from this pair by base-val PGD-10).
 ROWS = [(name, name, {}) for name in METHODS] + [("laat-bn-separate", "laat", {"bn_mode": "separate"})]
-SELECTION_TAUS = (0.1, 0.2, 0.4)
 SELECTION_METHODS = ("anchor-at", "laat")
 SELECTION_SEED = 0
 EVAL_SEED = 777  # evaluation images: training used data seed 0, validation 1000003
-EVAL_PER_CLASS = {"novel": 25, "base": 10}
 ATTACKS = ("none", "fgsm", "pgd")
 AA_ROWS = ("anchor-at", "laat")
 # The order cells run in within a seed: the comparison that matters first.
@@ -80,7 +122,7 @@ def cells(regimes: list[str], rows: list[str], seeds: list[int]) -> list[tuple[s
 
 
 def result_path(regime: str, row: str, seed: int) -> Path:
-    return RESULTS / regime / f"{row}-seed{seed}.json"
+    return study.results / regime / f"{row}-seed{seed}.json"
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -92,11 +134,19 @@ def write_json(path: Path, data: dict) -> None:
 
 def config_for(regime: str, row: str, seed: int, tau: float) -> TrainConfig:
     label, method, overrides = next(r for r in ROWS if r[0] == row)
-    return TrainConfig(method=method, templates=REGIMES[regime].templates, seed=seed, tau=tau, **BUDGET, **overrides)
+    return TrainConfig(
+        method=method,
+        templates=REGIMES[regime].templates,
+        seed=seed,
+        tau=tau,
+        data=study.data,
+        **study.budget,
+        **overrides,
+    )
 
 
 def checkpoint_path(regime: str, row: str, seed: int, tau: float) -> Path:
-    return CHECKPOINTS / regime / f"{row}-tau{tau:g}-seed{seed}.safetensors"
+    return study.checkpoints / regime / f"{row}-tau{tau:g}-seed{seed}.safetensors"
 
 
 def train_cell(regime: str, row: str, seed: int, tau: float) -> tuple[Path, float]:
@@ -113,7 +163,7 @@ def train_cell(regime: str, row: str, seed: int, tau: float) -> tuple[Path, floa
 
 # ---------------------------------------------------------------- tau selection (base-class validation only)
 def selection_path(regime: str, method: str, tau: float) -> Path:
-    return RESULTS / "selection" / f"{regime}-{method}-tau{tau:g}.json"
+    return study.results / "selection" / f"{regime}-{method}-tau{tau:g}.json"
 
 
 def run_selection(regime: str, method: str, tau: float) -> None:
@@ -141,12 +191,12 @@ def run_selection(regime: str, method: str, tau: float) -> None:
 def selected_tau(regime: str) -> float:
     """The rule in the module docstring; an error until every selection run of the regime is done."""
     scores = {}
-    for tau in SELECTION_TAUS:
+    for tau in study.taus:
         paths = [selection_path(regime, m, tau) for m in SELECTION_METHODS]
         if not all(p.exists() for p in paths):
             raise SystemExit(f"tau selection for {regime} is not finished: run benchmarks/ablation.py --select first")
         scores[tau] = sum(json.loads(p.read_text())["base_val_pgd10"] for p in paths) / len(paths)
-    return max(SELECTION_TAUS, key=lambda tau: scores[tau])  # first of the best in SELECTION_TAUS order
+    return max(study.taus, key=lambda tau: scores[tau])  # first of the best in study.taus order
 
 
 def correctness(trained, split: str, attack: str, eps: float, n_per_class: int, steps: int = 20) -> str:
@@ -168,7 +218,7 @@ def run_cell(regime: str, row: str, seed: int) -> None:
     start = time.perf_counter()
     bits = {
         f"{split}|{attack}": correctness(trained, split, attack, 8 / 255, n)
-        for split, n in EVAL_PER_CLASS.items()
+        for split, n in study.eval_per_class.items()
         for attack in ATTACKS
     }
     large = correctness(trained, "novel", "pgd", 64 / 255, 5)
@@ -185,7 +235,7 @@ def run_cell(regime: str, row: str, seed: int) -> None:
             "eval_seconds": time.perf_counter() - start,
             "base_val_clean": last["val_clean_acc"],
             "base_val_pgd10": last["val_pgd_acc"],
-            "eval": {"seed": EVAL_SEED, "per_class": EVAL_PER_CLASS, "eps": "8/255", "pgd_steps": 20},
+            "eval": {"seed": EVAL_SEED, "per_class": study.eval_per_class, "eps": "8/255", "pgd_steps": 20},
             "correct": bits,
             "pgd20_eps64_novel": large.count("1") / len(large),
             "threads": torch.get_num_threads(),
@@ -207,7 +257,7 @@ def run_autoattack(regime: str, row: str, seed: int, n_per_class: int) -> None:
         return
     trained = load_trained(checkpoint_path(regime, row, seed, result["training"]["tau"]))
     names = trained.names_for("novel")
-    images, labels = shapes.make_split(names, EVAL_PER_CLASS["novel"], seed=EVAL_SEED).tensors
+    images, labels = shapes.make_split(names, study.eval_per_class["novel"], seed=EVAL_SEED).tensors
     keep = torch.arange(len(labels)).view(len(names), -1)[:, :n_per_class].flatten()
     start = time.perf_counter()
     spec = AttackSpec("autoattack", 8 / 255, seed=EVAL_SEED)
@@ -248,7 +298,7 @@ def _bits(bits: str) -> torch.Tensor:
 # ---------------------------------------------------------------- combine
 def load_all() -> dict[tuple[str, str], list[dict]]:
     table: dict[tuple[str, str], list[dict]] = {}
-    for path in sorted(p for regime in REGIMES for p in (RESULTS / regime).glob("*.json")):
+    for path in sorted(p for regime in REGIMES for p in (study.results / regime).glob("*.json")):
         result = json.loads(path.read_text())
         table.setdefault((result["regime"], result["row"]), []).append(result)
     return table
@@ -280,9 +330,10 @@ def paired(a: list[dict], b: list[dict], key: str = "novel|pgd") -> dict | None:
         if key == "novel|autoattack":
             if "autoattack" not in by_seed_a[seed] or "autoattack" not in by_seed_b[seed]:
                 continue
-            x, y = _bits(by_seed_a[seed]["autoattack"]["correct"]), _bits(by_seed_b[seed]["autoattack"]["correct"])
-            k = min(len(x), len(y))
-            x, y = x[:k], y[:k]  # same first-k images per class only when n_per_class matches
+            bits_a, bits_b = by_seed_a[seed]["autoattack"]["correct"], by_seed_b[seed]["autoattack"]["correct"]
+            k, n_classes = min(len(bits_a), len(bits_b)), len(shapes.split(study.split)[1])
+            # The same first images of each class in both rows, even if one ran AutoAttack on more per class.
+            x, y = _bits(_first_k(bits_a, k, n_classes)), _bits(_first_k(bits_b, k, n_classes))
         else:
             x, y = _bits(by_seed_a[seed]["correct"][key]), _bits(by_seed_b[seed]["correct"][key])
         per_seed.append(float((x - y).mean()))
@@ -320,14 +371,19 @@ COLUMNS = [
 def combine() -> dict:
     table = load_all()
     regimes = [r for r in REGIMES if any(k[0] == r for k in table)]
-    summary: dict = {"budget": BUDGET, "eval": {"seed": EVAL_SEED, "per_class": EVAL_PER_CLASS}, "regimes": {}}
+    summary: dict = {
+        "budget": study.budget,
+        "eval": {"seed": EVAL_SEED, "per_class": study.eval_per_class},
+        "regimes": {},
+    }
     summary["selection"] = selection_table(regimes)
     print(
-        f"Budget: {BUDGET}, conv4-wide, beta {TrainConfig.beta}, tau per regime below; eps 8/255; mean ± sd over seeds\n"
+        f"Budget: {study.budget}, conv4-wide, beta {TrainConfig.beta}, tau per regime below; eps 8/255; mean ± sd over seeds\n"
     )
     print("| regime | row | seeds | " + " | ".join(c[1] for c in COLUMNS) + " |")
     print("|---|---|---|" + "---|" * len(COLUMNS))
     warnings = []
+    n_novel = len(shapes.split(study.split)[1])
     for regime in regimes:
         summary["regimes"][regime] = {"templates": list(REGIMES[regime].templates), "rows": {}}
         for row, _, _ in ROWS:
@@ -342,11 +398,13 @@ def combine() -> dict:
                 checks = {a: m[f"novel|{a}"] for a in ("none", "fgsm", "pgd")}
                 if "novel|autoattack" in m:
                     k = len(result["autoattack"]["correct"])
-                    checks = {a: _acc(_first_k(result["correct"][f"novel|{a}"], k)) for a in ("none", "fgsm", "pgd")}
+                    checks = {
+                        a: _acc(_first_k(result["correct"][f"novel|{a}"], k, n_novel)) for a in ("none", "fgsm", "pgd")
+                    }
                     checks["autoattack"] = m["novel|autoattack"]
                 warnings += [
                     f"{regime} {row} seed {result['seed']}: {w}"
-                    for w in sanity_warnings(checks, result["pgd20_eps64_novel"], chance=1 / 16)
+                    for w in sanity_warnings(checks, result["pgd20_eps64_novel"], chance=1 / n_novel)
                 ]
             cells, row_summary = [], {}
             for key, _ in COLUMNS:
@@ -379,8 +437,8 @@ def combine() -> dict:
     print("\nGradient-masking warnings:", warnings or "none")
     summary["warnings"] = warnings
     summary["anchor_stats"] = anchor_statistics(regimes)
-    write_json(SUMMARY, summary)
-    print(f"wrote {SUMMARY}")
+    write_json(study.summary, summary)
+    print(f"wrote {study.summary}")
     return summary
 
 
@@ -395,7 +453,7 @@ def selection_table(regimes: list[str]) -> dict:
     )
     out = {}
     for regime in regimes:
-        for tau in SELECTION_TAUS:
+        for tau in study.taus:
             runs = [selection_path(regime, m, tau) for m in SELECTION_METHODS]
             if not all(p.exists() for p in runs):
                 continue
@@ -411,7 +469,8 @@ def selection_table(regimes: list[str]) -> dict:
     return out
 
 
-def _first_k(bits: str, k_total: int, n_classes: int = 16) -> str:
+def _first_k(bits: str, k_total: int, n_classes: int) -> str:
+    """The first k_total / n_classes images of each class from a class-major bit string."""
     per = len(bits) // n_classes
     k = k_total // n_classes
     return "".join(bits[c * per : c * per + k] for c in range(n_classes))
@@ -419,10 +478,10 @@ def _first_k(bits: str, k_total: int, n_classes: int = 16) -> str:
 
 def per_class(table: dict, regimes: list[str], summary: dict) -> None:
     """Novel PGD-20 accuracy per class (mean over seeds): is the benchmark bimodal?"""
-    _, novel = shapes.default_split()
+    _, novel = shapes.split(study.split)
     rows = [r for r in ("standard", "anchor-at", "laat") if any((g, r) in table for g in regimes)]
     print(
-        f"\nPer novel class, PGD-20 at 8/255, mean over seeds ({EVAL_PER_CLASS['novel']} images per class and seed):\n"
+        f"\nPer novel class, PGD-20 at 8/255, mean over seeds ({study.eval_per_class['novel']} images per class and seed):\n"
     )
     print("| class | " + " | ".join(f"{g} {r}" for g in regimes for r in rows) + " |")
     print("|---|" + "---|" * (len(regimes) * len(rows)))
@@ -441,7 +500,7 @@ def per_class(table: dict, regimes: list[str], summary: dict) -> None:
         )
     for (g, r), acc in grid.items():
         summary["regimes"][g].setdefault("per_class_novel_pgd", {})[r] = dict(zip(novel, acc.tolist(), strict=True))
-    print("\nDistribution of per-class novel PGD-20 accuracy (number of the 16 classes per bin):\n")
+    print(f"\nDistribution of per-class novel PGD-20 accuracy (number of the {len(novel)} classes per bin):\n")
     bins = [0, 0.2, 0.4, 0.6, 0.8, 1.0001]
     print(
         "| regime row | "
@@ -458,7 +517,7 @@ def anchor_statistics(regimes: list[str]) -> dict:
     from laat_core.anchors import anchor_stats, encode_anchors
     from laat_core.decorrelation import decorrelate
 
-    base, novel = shapes.default_split()
+    base, novel = shapes.split(study.split)
     names = base + novel
     out = {}
     for regime in regimes:
@@ -486,6 +545,7 @@ def ship(regime: str = "clip-like", seed: int = 0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=list(STUDIES), default="pairs", help="which study (STUDIES)")
     parser.add_argument("--regimes", default=",".join(REGIMES))
     parser.add_argument("--rows", default=",".join(sorted((r[0] for r in ROWS), key=_priority)))
     parser.add_argument("--seeds", default="0,1,2")
@@ -495,6 +555,8 @@ def main() -> None:
     parser.add_argument("--combine", action="store_true")
     parser.add_argument("--ship", action="store_true", help="copy the clip-like anchor-AT and LAAT models to assets/")
     args = parser.parse_args()
+    global study
+    study = STUDIES[args.split]
     _commit()  # fixed at start: later commits do not change the code this process runs
     if args.combine or args.ship:
         if args.combine:
@@ -504,7 +566,7 @@ def main() -> None:
         return
     index, count = (int(v) for v in args.worker.split("/"))
     if args.select:
-        runs = [(g, m, t) for t in SELECTION_TAUS for g in args.regimes.split(",") for m in SELECTION_METHODS]
+        runs = [(g, m, t) for t in study.taus for g in args.regimes.split(",") for m in SELECTION_METHODS]
         for regime, method, tau in runs[index::count]:
             run_selection(regime, method, tau)
         return

@@ -226,7 +226,7 @@ def _eval_images(trained, args, n_per_class: int):
     from laat_core.data.sources import DataSource, stack
 
     trained_on = str(trained.metadata.get("data", {}).get("source", "shapes"))
-    if not args.data and trained_on != "shapes":
+    if not args.data and DataSource(trained_on).kind != "shapes":
         # A checkpoint never chooses a folder to read: CIFAR files are pickles, so the user names the data.
         raise UserError(f"this checkpoint was trained on {trained_on!r}: pass --data to say which data to evaluate on")
     source = DataSource(args.data or trained_on, download=args.download)
@@ -319,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="named anchor regime (sets the prompt): "
         + "; ".join(f"{r.name}: {r.description}" for r in REGIMES.values()),
     )
-    p.add_argument("--data", default=d.data, help="shapes | cifar-fs:<cifar-100 folder> | imagefolder:<root>")
+    p.add_argument(
+        "--data", default=d.data, help="shapes | shapes:fill | cifar-fs:<cifar-100 folder> | imagefolder:<root>"
+    )
     p.add_argument("--download", action="store_true", help="download CIFAR-100 with torchvision (online)")
     p.add_argument("--head", default=d.head, choices=("cosine", "linear"), help="linear: non-zero-shot baseline")
     p.add_argument("--anchors", default=d.anchors, choices=("auto", *DECORRELATIONS))

@@ -56,7 +56,7 @@ class TrainConfig:
     attack_alpha: float | None = None  # PGD step of the training attack; None: 2.5 * eps / attack_steps
     fast: bool = False  # FGSM with random start ("fast AT", Wong et al. 2020) instead of PGD
     bn_mode: str = "joint"  # joint: clean+adversarial in one forward; separate: two forwards (official code)
-    data: str = "shapes"  # shapes | cifar-fs:<root> | imagefolder:<root> (laat_core.data.sources)
+    data: str = "shapes"  # shapes[:pairs|fill] | cifar-fs:<root> | imagefolder:<root> (laat_core.data.sources)
     download: bool = False  # let torchvision download CIFAR-100 (online only)
     n_per_class: int = 200  # training images per base class (shapes data; real data uses all)
     val_per_class: int = 20  # base-class validation images per class

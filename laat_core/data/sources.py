@@ -1,6 +1,7 @@
 """Where training and evaluation images come from, picked by a spec string.
 
-    shapes                 the embedded generated data set (default; 48 base / 16 novel classes)
+    shapes                 the embedded generated data set (default; its pairs split, 48 base / 16 novel)
+    shapes:<split>         a named split of it: pairs, or fill (a third attribute; 96 base / 32 novel)
     cifar-fs:<root>        CIFAR-FS from a torchvision CIFAR-100 folder (64 base / 20 novel classes)
     imagefolder:<root>     <root>/base/<class>/*.png and <root>/novel/<class>/*.png (e.g. miniImageNet)
 
@@ -35,9 +36,17 @@ class DataSource:
             raise DataError(f"{self.spec!r} needs a folder: {self.kind}:<path>")
         return Path(self.spec.split(":", 1)[1])
 
+    @property
+    def shapes_split(self) -> str:
+        """The named split of the generated data set: `shapes` is `shapes:pairs`."""
+        return self.spec.split(":", 1)[1] if ":" in self.spec else "pairs"
+
     def class_names(self) -> dict[str, list[str]]:
         if self.kind == "shapes":
-            base, novel = shapes.default_split()
+            try:
+                base, novel = shapes.split(self.shapes_split)
+            except ValueError as error:
+                raise DataError(str(error)) from None
             return {"base": base, "novel": novel}
         if self.kind == "cifar-fs":
             split = cifar_fs_split()
@@ -50,7 +59,9 @@ class DataSource:
                     f"{self.root / 'base'} and {self.root / 'novel'} with one folder per class"
                 )
             return {s: sorted(p.name for p in (self.root / s).iterdir() if p.is_dir()) for s in ("base", "novel")}
-        raise DataError(f"unknown data source {self.spec!r}: use shapes, cifar-fs:<root> or imagefolder:<root>")
+        raise DataError(
+            f"unknown data source {self.spec!r}: use shapes, shapes:<split>, cifar-fs:<root> or imagefolder:<root>"
+        )
 
     def images(self, split: str, n_per_class: int | None, seed: int) -> Dataset:
         """Images of the split's classes, labels in class_names()[split] order. Generated data is drawn
