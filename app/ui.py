@@ -32,6 +32,7 @@ from app.services import (
 from laat_core.anchor_lab import run_anchor_lab, stats_rows
 from laat_core.anchors import DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES, AnchorError, parse_class_names
 from laat_core.attack_lab import (
+    AttackWatch,
     InputError,
     attack_image,
     check_attack_settings,
@@ -47,19 +48,28 @@ from laat_core.encoders import EncoderError
 from laat_core.methods import METHODS
 from laat_core.regimes import DEFAULT_REGIME, REGIMES
 from laat_core.training import TrainConfig, train
-from laat_core.why_laat import METRIC_LABEL, explanation, load_summary, regime_matrices, row_results
+from laat_core.why_laat import (
+    METRIC_LABEL,
+    SPLIT_LABELS,
+    explanation,
+    load_summary,
+    regime_matrices,
+    row_results,
+)
 
 TRAIN_TAB_STEPS = 3  # PGD steps of the Train tab's (non-fast) attack: live training must stay short
-STEPLESS_ATTACKS = ("fgsm", "autoattack")
+STEPLESS_ATTACKS = ("fgsm", "autoattack")  # attacks that ignore the steps slider
 ATTACK_CHOICES = ("fgsm", "pgd", "cw", "apgd", "autoattack")
 # Classroom mode (app/main.py --classroom, or LAAT_CLASSROOM=1 on a Space): no AutoAttack, short trainings,
 # and "predict, then reveal" on by default. Enforced on the server, not only in the page.
 CLASSROOM_LIMITS = {"max_epochs": 3, "max_budget_s": 120, "no_attacks": ("autoattack",)}
 CLASSROOM = {"on": False}  # set once by build_app
 GUESSES = ("A is fooled", "B is fooled", "both are fooled", "neither is fooled")
-AUTOATTACK_TIME_LIMIT_S = (
-    60.0  # per model, checked at every forward pass inside the attack  # attacks that ignore the steps slider
-)
+AUTOATTACK_TIME_LIMIT_S = 60.0  # per model, checked at every forward pass inside the attack
+# A running AutoAttack stops when its page stops listening: the page is polled every PROGRESS_EVERY_S, and a
+# worker not polled for CLIENT_GONE_S (tab closed, network gone, Stop pressed) gives up at its next forward pass.
+PROGRESS_EVERY_S = 0.5
+CLIENT_GONE_S = 5.0
 APP_MAX_CLASSES = 300  # heatmaps and UMAP of more classes are unreadable and slow in a browser
 CIFAR10 = "airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck"
 MINILM = "MiniLM (offline)"
@@ -211,9 +221,11 @@ def _to_uint8(tensor) -> np.ndarray:
     return array.repeat(DISPLAY_SCALE, axis=0).repeat(DISPLAY_SCALE, axis=1)
 
 
-def _attack_one(label, session_models, image, names, spec, true_class):
+def _attack_one(label, session_models, image, names, spec, true_class, watch=None):
     trained = _resolve_model(label, session_models)
-    outcome = attack_image(trained, label, image, names, spec, true_class or None, time_limit_s=AUTOATTACK_TIME_LIMIT_S)
+    outcome = attack_image(
+        trained, label, image, names, spec, true_class or None, time_limit_s=AUTOATTACK_TIME_LIMIT_S, watch=watch
+    )
     return outcome, _outcome_view(label, outcome)
 
 
@@ -229,6 +241,10 @@ def _transfer_note(target_label, session_models, outcome, names) -> str:
         f"\n\nTransfer: {shown(outcome.model_label)}'s adversarial image → {shown(target_label)} answers "
         f"**{shown(answer)}** ({verdict})."
     )
+
+
+ATTACK_VIEW_SIZE = 7  # outputs per model: clean, adversarial, perturbation, bars, summary, downloads, space
+ATTACK_SUMMARY_INDEX = 4
 
 
 def _outcome_view(label, outcome) -> list:
@@ -287,26 +303,72 @@ AUTOATTACK_SLOTS = threading.BoundedSemaphore(1)  # one AutoAttack at a time on 
 
 
 def run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models):
+    """The attack lab's Attack button. A generator: fast attacks answer at once; AutoAttack runs in a worker
+    thread and this shows its progress until it ends, and stops it when the page stops listening."""
+    args = (upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models)
     if CLASSROOM["on"] and attack in CLASSROOM_LIMITS["no_attacks"]:
         raise gr.Error(f"{attack} is switched off in classroom mode: use FGSM, PGD, CW or APGD")
     if attack != "autoattack":
-        return _run_attacks(
-            upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models
-        )
+        yield _run_attacks(*args)
+        return
     if not AUTOATTACK_SLOTS.acquire(blocking=False):
         raise gr.Error(
-            f"Another AutoAttack is running on this server (one at a time, at most {AUTOATTACK_TIME_LIMIT_S:g} s each). "
-            "Try again in a minute, or use PGD or APGD, which never wait for it."
+            f"Another AutoAttack is running on this server (one at a time, at most {AUTOATTACK_TIME_LIMIT_S:g} s "
+            "per model). Try again in a minute, or use PGD or APGD, which never wait for it."
         )
+    status = {"polled": time.monotonic(), "stop": False, "text": "starting…"}
+    box: dict = {}
+
+    def gone() -> bool:
+        return status["stop"] or time.monotonic() - status["polled"] > CLIENT_GONE_S
+
+    def work():
+        try:
+            box["outputs"] = _run_attacks(*args, watch_for=lambda model: _watch(model, status, gone))
+        except BaseException as error:  # handed to the generator, which raises it to the user
+            box["error"] = error
+        finally:
+            AUTOATTACK_SLOTS.release()  # held until the work really ends, not until the page leaves
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
     try:
-        return _run_attacks(
-            upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models
-        )
+        while worker.is_alive():
+            worker.join(PROGRESS_EVERY_S)
+            status["polled"] = time.monotonic()
+            if worker.is_alive():
+                yield _progress_outputs(status["text"])
     finally:
-        AUTOATTACK_SLOTS.release()
+        status["stop"] = not ("outputs" in box or "error" in box)  # left early: stop the worker
+    if "error" in box:
+        raise box["error"]
+    yield box["outputs"]
 
 
-def _run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models):
+def _stopped_note() -> None:
+    gr.Info("Stopped. A stopped attack shows no result: it says nothing about robustness.")
+
+
+def _watch(model_label: str, status: dict, gone) -> AttackWatch:
+    def report(component: str, seconds: float) -> None:
+        status["text"] = (
+            f"AutoAttack on **{shown(model_label)}**: {component or 'starting'} · {seconds:.0f} s of at most "
+            f"{AUTOATTACK_TIME_LIMIT_S:g} s · **Stop** ends it"
+        )
+
+    return AttackWatch(should_stop=gone, on_progress=report, every_s=PROGRESS_EVERY_S)
+
+
+def _progress_outputs(text: str) -> list:
+    """Every attack-lab output left as it is, except model A's summary, which shows the progress."""
+    outputs = [gr.update() for _ in range(2 * ATTACK_VIEW_SIZE)]
+    outputs[ATTACK_SUMMARY_INDEX] = text
+    return outputs
+
+
+def _run_attacks(
+    upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models, watch_for=None
+):
     try:
         image = prepare_image(_image_from_inputs(upload, sketch))
         names = parse_class_names(class_text, max_classes=APP_MAX_CLASSES)
@@ -315,10 +377,11 @@ def _run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attac
         if true_class and true_class not in names:
             raise InputError(f"true class {true_class!r} is not in the class list")
         (outcome_a, view_a), (outcome_b, view_b) = (
-            _attack_one(label, session_models, image, names, spec, true_class) for label in (model_a, model_b)
+            _attack_one(label, session_models, image, names, spec, true_class, watch_for(label) if watch_for else None)
+            for label in (model_a, model_b)
         )
-        view_a[4] += _transfer_note(model_b, session_models, outcome_a, names)
-        view_b[4] += _transfer_note(model_a, session_models, outcome_b, names)
+        view_a[ATTACK_SUMMARY_INDEX] += _transfer_note(model_b, session_models, outcome_a, names)
+        view_b[ATTACK_SUMMARY_INDEX] += _transfer_note(model_a, session_models, outcome_b, names)
         outputs = view_a + view_b
     except USER_ERRORS as error:
         raise user_error(error) from None
@@ -622,10 +685,14 @@ def apply_url_state(request: gr.Request):
 
 
 # ------------------------------------------------------------------ why LAAT
-def why_laat_view():
-    """Both regimes' anchor matrices, the ablation's accuracy per method, and what those numbers say."""
-    summary = load_summary()
-    matrices = {regime: regime_matrices(regime) for regime in REGIMES}
+def why_laat_view(split_label: str = SPLIT_LABELS[next(iter(SPLIT_LABELS))]):
+    """Both regimes' anchor matrices, the ablation's accuracy per method, and what those numbers say, for
+    one split of the shapes data (the benchmark radio)."""
+    split = next((k for k, v in SPLIT_LABELS.items() if v == split_label), None)
+    if split is None:
+        raise user_error(f"unknown benchmark {split_label!r}")
+    summary = load_summary(split)
+    matrices = {regime: regime_matrices(regime, split) for regime in REGIMES}
     results = row_results(summary) if summary else []
     table = [[r.regime, r.row, f"{r.mean:.3f}", f"± {r.ci95:.3f}", r.n_seeds] for r in results]
     return (
@@ -681,6 +748,12 @@ def build_app(classroom: bool = False) -> gr.Blocks:
 
             with gr.Tab("Why LAAT", id="why"):
                 gr.Markdown(texts.WHY_LAAT)
+                why_split = gr.Radio(
+                    list(SPLIT_LABELS.values()),
+                    value=next(iter(SPLIT_LABELS.values())),
+                    label="benchmark",
+                    elem_id="why-split",
+                )
                 why_text = gr.Markdown(elem_id="why-text")
                 with gr.Row():
                     why_heatmaps = gr.Plot(label="anchor cosine matrices per regime", elem_id="why-heatmaps")
@@ -688,7 +761,9 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                 why_table = gr.Dataframe(
                     headers=["regime", "method", "accuracy", "95% over seeds", "seeds"], label=METRIC_LABEL
                 )
-                demo.load(why_laat_view, None, [why_heatmaps, why_bars, why_text, why_table], api_name="why_laat")
+                why_outputs = [why_heatmaps, why_bars, why_text, why_table]
+                demo.load(why_laat_view, why_split, why_outputs, api_name="why_laat")
+                why_split.change(why_laat_view, why_split, why_outputs, api_name=False)
 
             with gr.Tab("Attack lab", id="attack"):
                 gr.Markdown(texts.ATTACK_LAB)
@@ -744,7 +819,9 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                     guess = gr.Radio(
                         list(GUESSES), label="your prediction: which model will the attack fool?", elem_id="guess"
                     )
-                attack_btn = gr.Button("Attack both models", variant="primary", elem_id="attack-go")
+                with gr.Row():
+                    attack_btn = gr.Button("Attack both models", variant="primary", elem_id="attack-go", scale=4)
+                    attack_stop = gr.Button("Stop", elem_id="attack-stop", scale=1)
                 reveal_btn = gr.Button("Reveal", visible=False, elem_id="reveal")
                 reveal_message = gr.Markdown(elem_id="reveal-message")
                 with gr.Row():
@@ -771,7 +848,7 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                 use_novel.click(lambda: ", ".join(novel), None, attack_classes, api_name=False)
                 use_base.click(lambda: ", ".join(base), None, attack_classes, api_name=False)
                 use_anchor.click(lambda text: text, classes, attack_classes, api_name=False)
-                attack_btn.click(
+                attack_event = attack_btn.click(
                     check_guess, [reveal_mode, guess], [results_row, reveal_btn, reveal_message], api_name=False
                 ).success(
                     run_attacks,
@@ -781,10 +858,19 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                     # Attacks take a fraction of a second on one torch thread: no per-event limit, so a quick PGD
                     # never queues behind a slow job; AutoAttack is limited inside (AUTOATTACK_SLOTS).
                     concurrency_limit=None,
-                ).success(lambda reveal: gr.update(visible=bool(reveal)), reveal_mode, reveal_btn, api_name=False)
+                )
+                attack_event.success(
+                    lambda reveal: gr.update(visible=bool(reveal)), reveal_mode, reveal_btn, api_name=False
+                )
+                # Stop ends the page's wait; the AutoAttack worker, no longer polled, stops at its next forward pass.
+                attack_stop.click(_stopped_note, None, None, cancels=[attack_event], api_name=False)
                 reveal_btn.click(
                     reveal_results,
-                    [guess, result_columns[4], result_columns[11]],
+                    [
+                        guess,
+                        result_columns[ATTACK_SUMMARY_INDEX],
+                        result_columns[ATTACK_VIEW_SIZE + ATTACK_SUMMARY_INDEX],
+                    ],
                     [results_row, reveal_btn, reveal_message],
                     api_name=False,
                 )

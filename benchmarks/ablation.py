@@ -89,7 +89,7 @@ STUDIES = {
         "fill",
         ROOT / "benchmarks" / "ablation-fill",
         ROOT / "runs" / "ablation-fill",
-        ROOT / "benchmarks" / "ablation-fill" / "summary.json",
+        ROOT / "assets" / "ablation_summary_fill.json",
         _fast(75),
         (0.05, 0.1),
         {"novel": 25, "base": 10},
@@ -372,6 +372,7 @@ def combine() -> dict:
     table = load_all()
     regimes = [r for r in REGIMES if any(k[0] == r for k in table)]
     summary: dict = {
+        "split": study.split,
         "budget": study.budget,
         "eval": {"seed": EVAL_SEED, "per_class": study.eval_per_class},
         "regimes": {},

@@ -7,6 +7,7 @@ re-read from a displayed (possibly lossy) file.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -161,6 +162,7 @@ def attack_image(
     true_class: str | None = None,
     top_k: int = 5,
     time_limit_s: float = 60.0,
+    watch: AttackWatch | None = None,
 ) -> AttackOutcome:
     """Untargeted attack on one image; the label is the true class if known, else the clean prediction."""
     model = trained.head_for(names)
@@ -174,7 +176,9 @@ def attack_image(
     start = time.perf_counter()
     torch.manual_seed(spec.seed)
     if spec.name == "autoattack":
-        adversarial, note = _autoattack_with_deadline(model, x, torch.tensor([label]), spec, len(names), time_limit_s)
+        adversarial, note = _autoattack_with_deadline(
+            model, x, torch.tensor([label]), spec, len(names), time_limit_s, watch
+        )
     else:
         adversarial, note = make_attack(model, spec, len(names))(x, torch.tensor([label])), ""
     seconds = time.perf_counter() - start
@@ -203,29 +207,54 @@ class AttackTimeout(RuntimeError):
     """Raised inside the model's forward pass once an attack's time is up."""
 
 
-class _Deadline(nn.Module):
-    """The model, with a clock: every forward pass first checks the time, so a time limit holds inside
-    an attack component (thousands of passes), not only between components."""
+class AttackStopped(RuntimeError):
+    """Raised inside the model's forward pass once the caller asked the attack to stop."""
 
-    def __init__(self, model: nn.Module, deadline: float) -> None:
+
+@dataclass
+class AttackWatch:
+    """How a caller follows and stops a long attack: `should_stop` is asked at every forward pass (a Stop
+    button, a closed browser tab), `on_progress(component, seconds so far)` is told at most every
+    `every_s` seconds."""
+
+    should_stop: Callable[[], bool] = lambda: False
+    on_progress: Callable[[str, float], None] = lambda component, seconds: None
+    every_s: float = 0.5
+
+
+class _Deadline(nn.Module):
+    """The model, with a clock: every forward pass first checks the time and the caller's stop request, so a
+    time limit and a Stop hold inside an attack component (thousands of passes), not only between components."""
+
+    def __init__(self, model: nn.Module, deadline: float, watch: AttackWatch | None = None) -> None:
         super().__init__()
-        self.model, self.deadline = model, deadline
+        self.model, self.deadline, self.watch = model, deadline, watch or AttackWatch()
+        self.component, self.started, self.reported = "", time.perf_counter(), 0.0
         self.train(model.training)  # as AnchorHead: never switch the shared model to train mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if time.perf_counter() > self.deadline:
+        now = time.perf_counter()
+        if now > self.deadline:
             raise AttackTimeout
+        if self.watch.should_stop():
+            raise AttackStopped
+        if now - self.reported >= self.watch.every_s:
+            self.reported = now
+            self.watch.on_progress(self.component, now - self.started)
         return self.model(x)
 
 
-def _autoattack_with_deadline(model, x, y, spec: AttackSpec, n_classes: int, time_limit_s: float):
-    """Run AutoAttack's components in order, stopping at the first success or when time runs out (checked
-    at every forward pass)."""
-    timed = _Deadline(model, time.perf_counter() + time_limit_s)
+def _autoattack_with_deadline(
+    model, x, y, spec: AttackSpec, n_classes: int, time_limit_s: float, watch: AttackWatch | None = None
+):
+    """Run AutoAttack's components in order, stopping at the first success, when time runs out or when the
+    caller asks (both checked at every forward pass)."""
+    timed = _Deadline(model, time.perf_counter() + time_limit_s, watch)
     attack = make_attack(timed, spec, n_classes)
     plan = autoattack_plan(n_classes)
     adversarial = x
     for name, component in zip(plan.components, attack.attacks, strict=True):
+        timed.component = name
         try:
             adversarial = component(x, y)
         except AttackTimeout:
@@ -233,6 +262,8 @@ def _autoattack_with_deadline(model, x, y, spec: AttackSpec, n_classes: int, tim
                 f"time limit of {time_limit_s:g} s reached during {name}: no flip found so far, which is a lower "
                 "bound on the attack's strength, not a robustness result"
             )
+        except AttackStopped:
+            return x, f"stopped during {name}: no result (a stopped attack says nothing about robustness)"
         with torch.no_grad():
             if int(model(adversarial).argmax(1)) != int(y):
                 return adversarial, f"broken by {name}"

@@ -88,6 +88,8 @@ class TrainConfig:
             raise ValueError("the training attack needs at least one step")
         if self.attack_alpha is None:  # the one place this default is written
             self.attack_alpha = 2.5 * self.eps / self.attack_steps
+        elif not (math.isfinite(self.attack_alpha) and self.attack_alpha > 0):
+            raise ValueError(f"the attack step size must be a positive finite number, not {self.attack_alpha}")
         self.templates = tuple(self.templates)
         if not self.templates:
             raise ValueError("give at least one prompt template")
@@ -352,15 +354,28 @@ def _train_epoch(
     )
 
 
+# Settings a resumed run must share with the checkpoint (the epochs may grow; threads and budgets may change).
+RESUME_MUST_MATCH = (
+    "method", "backbone", "head", "encoder", "templates", "anchors", "tau", "beta", "batch_size", "lr",
+    "momentum", "weight_decay", "eps", "attack_steps", "attack_alpha", "fast", "bn_mode", "data",
+    "n_per_class", "data_seed", "seed",
+)  # fmt: skip
+
+
+def _comparable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _resume(path, config: TrainConfig, model, optimizer) -> list[EpochLog]:
     from laat_core.checkpoint import load_checkpoint
 
     previous = load_trained(path)
-    if (
-        previous.metadata["model"]["backbone"] != config.backbone
-        or previous.metadata["training"]["method"] != config.method
-    ):
-        raise ValueError(f"{path} was trained with another method or backbone; cannot resume")
+    before, now = previous.metadata["training"], dataclasses.asdict(config)
+    differ = [key for key in RESUME_MUST_MATCH if key in before and _comparable(before[key]) != _comparable(now[key])]
+    if previous.metadata["model"]["backbone"] != config.backbone:
+        differ.insert(0, "backbone")
+    if differ:
+        raise ValueError(f"{path} was trained with another {', '.join(sorted(set(differ)))}; cannot resume")
     model.load_state_dict(previous.model.state_dict())
     tensors, _ = load_checkpoint(path)
     _restore_optimizer(optimizer, tensors)

@@ -174,9 +174,34 @@ def test_a_second_autoattack_is_told_the_server_is_busy():
     assert ui.AUTOATTACK_SLOTS.acquire(blocking=False)  # as if another user's AutoAttack were running
     try:
         with pytest.raises(gr.Error, match="Another AutoAttack is running"):
-            ui.run_attacks(None, None, "red star, blue heart", "", STANDARD, LAAT, "autoattack", 8, 1, {})
+            next(ui.run_attacks(None, None, "red star, blue heart", "", STANDARD, LAAT, "autoattack", 8, 1, {}))
     finally:
         ui.AUTOATTACK_SLOTS.release()
+
+
+def _red_star() -> np.ndarray:
+    from laat_core.data import shapes
+
+    return (shapes.render_class("red star", seed=3).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+
+
+def test_autoattack_shows_progress_and_stops_when_its_page_leaves(monkeypatch):
+    """Issue 9: AutoAttack ran up to 193 s with no progress and no cancel. Closing the generator is what Gradio
+    does when the page stops listening (Stop button, closed tab): the worker must end within seconds."""
+    from app import ui
+
+    monkeypatch.setattr(ui, "CLIENT_GONE_S", 1.0)
+    classes = "red star, blue heart, green cross, red circle, cyan triangle"
+    run = ui.run_attacks(_red_star(), None, classes, "red star", LAAT, LAAT, "autoattack", 1, 1, {})
+    progress = [next(run) for _ in range(4)]  # at 1/255 LAAT holds: AutoAttack would run for minutes
+    assert any("AutoAttack on" in outputs[ui.ATTACK_SUMMARY_INDEX] for outputs in progress)
+    assert any(name in progress[-1][ui.ATTACK_SUMMARY_INDEX] for name in ("apgd-ce", "apgd-t", "fab-t", "square"))
+    run.close()
+    deadline = time.monotonic() + 15
+    while not ui.AUTOATTACK_SLOTS.acquire(blocking=False):
+        assert time.monotonic() < deadline, "the AutoAttack worker kept running after its page left"
+        time.sleep(0.2)
+    ui.AUTOATTACK_SLOTS.release()
 
 
 def test_user_text_is_escaped_in_messages(client):
@@ -266,16 +291,19 @@ def test_train_live_short_run(client):
     )
 
 
-def test_why_laat_view(client):
-    from laat_core.why_laat import load_summary
+@pytest.mark.parametrize("split", ["pairs", "fill"])
+def test_why_laat_view(client, split):
+    from laat_core.why_laat import SPLIT_LABELS, load_summary
 
-    heatmaps, bars, text, table = client.predict(api_name="/why_laat")
-    summary = load_summary()
+    heatmaps, bars, text, table = client.predict(SPLIT_LABELS[split], api_name="/why_laat")
+    summary = load_summary(split)
     if summary is None:
         assert "not been run" in text
     else:
         assert text.startswith("**Metric:**") and "mild" in text and "clip-like" in text
+        assert f"{split} split" in text
         assert {row[1] for row in table["data"]} >= {"anchor-at", "laat"}
+    expect_error(client, "unknown benchmark|not in the list", "<b>tiny</b>", api_name="/why_laat")
 
 
 def test_clip_zero_shot_is_offered_with_local_weights(tmp_path):
@@ -352,7 +380,7 @@ def test_classroom_limits_hold_in_the_handlers_too(monkeypatch):
 
     monkeypatch.setitem(ui.CLASSROOM, "on", True)
     with pytest.raises(gr.Error, match="switched off in classroom mode"):
-        ui.run_attacks(None, None, "red star, blue heart", "", STANDARD, LAAT, "autoattack", 8, 1, {})
+        next(ui.run_attacks(None, None, "red star, blue heart", "", STANDARD, LAAT, "autoattack", 8, 1, {}))
     with pytest.raises(gr.Error, match="at most 3 epochs"):
         next(ui.train_live("laat", "mild", 10, True, 10, 30, 0.2, 4.0, {}))
 

@@ -7,6 +7,7 @@ Screenshots are saved to test-artifacts/.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,13 @@ def test_why_laat_view_renders_matrices_bars_and_explanation(page):
     text = page.locator("#why-text")
     assert "Metric" in text.inner_text() or "not been run" in text.inner_text()
     page.screenshot(path=str(ARTIFACTS / "why-laat.png"), full_page=True)
+    # the other benchmark replaces the text (its split is named in it)
+    page.locator("#why-split").get_by_text("pairs split", exact=False).click()
+    page.wait_for_function(
+        "(t => t.includes('pairs split') || t.includes('not been run'))(document.querySelector('#why-text').innerText)",
+        timeout=60_000,
+    )
+    page.screenshot(path=str(ARTIFACTS / "why-laat-pairs.png"), full_page=True)
 
 
 def test_an_example_sets_its_own_true_class(page):
@@ -182,3 +190,48 @@ def test_pgd_step_by_step(page):
     box.press("Enter")
     page.locator("#step-text").get_by_text("step 2 of 10").wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "pgd-step-by-step.png"), full_page=True)
+
+
+def test_autoattack_shows_progress_and_a_closed_tab_stops_it(page):
+    """Issue 9: AutoAttack showed no progress, could not be cancelled, and kept running for a closed tab."""
+    from urllib.parse import quote
+
+    from gradio_client import Client
+
+    base = page.url.split("?")[0]
+    laat = quote("LAAT (shipped)")
+    tab = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    # At 1/255 the LAAT model holds, so AutoAttack would use its whole time limit on each model.
+    tab.goto(
+        base + f"?tab=attack&attack=autoattack&eps=1&model_a={laat}&model_b={laat}"
+        "&attack_classes=red%20star,%20blue%20heart,%20green%20cross&sample=red%20star"
+    )
+    tab.locator("#attack-go").wait_for(state="visible", timeout=60_000)
+    tab.wait_for_function(
+        "document.querySelector('#attack-classes textarea').value === 'red star, blue heart, green cross'",
+        timeout=60_000,
+    )
+    tab.get_by_role("button", name="Draw sample").click()
+    tab.locator("#attack-image img").first.wait_for(timeout=60_000)
+    tab.locator("#attack-go").click()
+    tab.locator("#summary-A").get_by_text("AutoAttack on").wait_for(timeout=60_000)
+    tab.screenshot(path=str(ARTIFACTS / "autoattack-progress.png"), full_page=True)
+    tab.close()
+    # The server's one AutoAttack slot comes free within seconds: another user's AutoAttack then runs.
+    client = Client(base, verbose=False)
+    image, _ = client.predict("red star", 3, api_name="/draw_sample")
+    from gradio_client import handle_file
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            outputs = client.predict(
+                handle_file(image), None, "red star, blue heart", "red star", "standard (shipped)",
+                "standard (shipped)", "autoattack", 8, 1, api_name="/attack",
+            )  # fmt: skip
+            break
+        except Exception as error:  # noqa: BLE001 - only "busy" may repeat, and only until the deadline
+            assert "Another AutoAttack is running" in str(error), str(error)
+            assert time.monotonic() < deadline, "the closed tab's AutoAttack kept the server busy"
+            time.sleep(1)
+    assert "AutoAttack" in outputs[4]

@@ -28,6 +28,48 @@ def test_default_split_is_compositional():
     assert "red circle" in novel and "red star" in novel  # colour 0: shapes 0 and 3
 
 
+def test_pairs_split_still_draws_what_it_drew_before_the_fill_attribute():
+    # Sums measured with the code of commit 9bc4d1a (before fills existed): the old split stays reproducible.
+    images = shapes.make_split(["red circle", "blue heart", "pink hexagon"], 4, seed=5).tensors[0]
+    assert float(images.sum()) == pytest.approx(12035.659, abs=0.05)
+    assert float(images.double().pow(2).sum()) == pytest.approx(5957.653, abs=0.05)
+    assert shapes.split("pairs") == shapes.default_split() and shapes.class_names("pairs") == shapes.class_names()
+
+
+def test_fill_split_sees_every_attribute_pair_of_every_novel_class():
+    base, novel = shapes.split("fill")
+    assert len(base) == 96 and len(novel) == 32 and set(base) | set(novel) == set(shapes.class_names("fill"))
+    seen = [shapes.parse_class(name) for name in base]
+    for colour, shape, fill in map(shapes.parse_class, novel):
+        assert (colour, shape) in {(c, s) for c, s, _ in seen}
+        assert (colour, fill) in {(c, f) for c, _, f in seen}
+        assert (shape, fill) in {(s, f) for _, s, f in seen}
+    # the solid novel classes are the pairs split's, so the two benchmarks share 16 novel classes
+    assert [n.removeprefix("solid ") for n in novel if n.startswith("solid ")] == shapes.split("pairs")[1]
+    # within a colour and fill the novel task still asks for the shape: two novel shapes each
+    by_colour_fill = {}
+    for colour, shape, fill in map(shapes.parse_class, novel):
+        by_colour_fill.setdefault((colour, fill), []).append(shape)
+    assert all(len(v) == 2 for v in by_colour_fill.values()) and len(by_colour_fill) == 16
+
+
+def test_outlined_shapes_have_a_hole_and_solid_ones_are_unchanged():
+    solid, outlined = (shapes.make_split([f"{f} blue square"], 8, seed=3).tensors[0] for f in shapes.FILLS)
+    plain = shapes.make_split(["blue square"], 8, seed=3).tensors[0]
+    assert torch.equal(solid, plain)
+    blue = lambda x: (x[:, 2] - x[:, 0] > 0.4).flatten(1).float().sum(1)  # noqa: E731
+    assert (blue(outlined) < 0.8 * blue(solid)).all() and (blue(outlined) > 0).all()
+
+
+def test_data_source_names_the_split_and_rejects_unknown_ones():
+    from laat_core.data.sources import DataSource
+
+    assert DataSource("shapes").class_names()["novel"] == shapes.split("pairs")[1]
+    assert DataSource("shapes:fill").class_names()["base"] == shapes.split("fill")[0]
+    with pytest.raises(DataError, match="unknown shapes split 'circles'.*pairs, fill"):
+        DataSource("shapes:circles").class_names()
+
+
 def test_classes_are_distinguishable_by_colour():
     ds = shapes.make_split(["red circle", "blue circle"], 20, seed=0)
     images, labels = ds.tensors
@@ -40,6 +82,9 @@ def test_render_class_and_bad_names():
     assert image.shape == (3, 32, 32)
     with pytest.raises(ValueError, match="not a shapes class"):
         shapes.render_class("turquoise dodecahedron")
+    with pytest.raises(ValueError, match="not a shapes class"):
+        shapes.render_class("striped red star")
+    assert shapes.parse_class("outlined red star") == (0, 3, 1) and shapes.parse_class("red star") == (0, 3, 0)
 
 
 def _write_cifar100(root, n_per_class=2):

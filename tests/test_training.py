@@ -149,6 +149,18 @@ def test_resume_continues_epochs(tmp_path, laat_checkpoint):
     assert trained.metadata["resumed_from"] == str(laat_checkpoint)
 
 
+def test_resume_refuses_a_checkpoint_trained_with_other_settings(tmp_path, laat_checkpoint):
+    for change in ({"tau": 0.05}, {"bn_mode": "separate"}, {"templates": ("a {}",)}, {"attack_alpha": 1e-3}):
+        with pytest.raises(ValueError, match=f"another {next(iter(change))}.*cannot resume"):
+            train(TrainConfig(method="laat", **{**TINY, "epochs": 2, **change}), resume=laat_checkpoint, progress=False)
+
+
+@pytest.mark.parametrize("alpha", [0.0, -1.0, float("nan")])
+def test_an_explicit_attack_step_must_be_positive(alpha):
+    with pytest.raises(ValueError, match="step size"):
+        TrainConfig(attack_alpha=alpha)
+
+
 def test_rejects_corrupt_and_mismatched_checkpoints(tmp_path, laat_checkpoint):
     truncated = tmp_path / "truncated.safetensors"
     truncated.write_bytes(laat_checkpoint.read_bytes()[:1000])

@@ -47,3 +47,22 @@ def test_rows_carry_an_interval_over_seeds_and_a_missing_summary_says_so():
     assert {r.row for r in rows} == {"standard", "anchor-at", "anchor-at-expansion", "laat"}
     assert all(r.n_seeds == 3 and r.ci95 > 0 for r in rows)
     assert "not been run" in explanation(None)
+
+
+def test_one_seed_says_there_is_no_interval_and_a_loss_is_not_called_a_gain():
+    summary = _summary([-0.02, -0.03, -0.01])
+    for content in summary["regimes"].values():
+        for values in content["rows"].values():
+            values["novel|pgd"]["n_seeds"] = 1
+    text = explanation(summary)
+    assert "one seed: no interval yet" in text and "intervals overlap" not in text
+    assert "gain is" not in text and "is not larger there" in text
+
+
+def test_each_split_has_its_summary_label_and_the_text_names_the_split():
+    from laat_core.why_laat import SPLIT_LABELS, SUMMARIES
+
+    assert set(SUMMARIES) == set(SPLIT_LABELS) == {"pairs", "fill"}
+    summary = _summary([0.01, 0.02, 0.03])
+    summary["split"] = "fill"
+    assert "fill split, 8 epochs" in explanation(summary)
