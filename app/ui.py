@@ -19,6 +19,7 @@ import numpy as np
 
 from app import figures, texts
 from app.components import ImageInput
+from app.jobs import JOBS, TRAINING_SLOTS, TRAININGS, Busy, session_of
 from app.services import (
     CIFARFS_ANCHORS,
     CLIP_LABEL,
@@ -66,8 +67,9 @@ CLASSROOM_LIMITS = {"max_epochs": 3, "max_budget_s": 120, "no_attacks": ("autoat
 CLASSROOM = {"on": False}  # set once by build_app
 GUESSES = ("A is fooled", "B is fooled", "both are fooled", "neither is fooled")
 AUTOATTACK_TIME_LIMIT_S = 60.0  # per model, checked at every forward pass inside the attack
-# A running AutoAttack stops when its page stops listening: the page is polled every PROGRESS_EVERY_S, and a
-# worker not polled for CLIENT_GONE_S (tab closed, network gone, Stop pressed) gives up at its next forward pass.
+# A running AutoAttack or training stops when its page stops listening: the page gets an update every
+# PROGRESS_EVERY_S, and a worker whose page has not asked for one in CLIENT_GONE_S (tab closed, network gone, Stop
+# pressed) gives up at its next forward pass (AutoAttack) or batch (training).
 PROGRESS_EVERY_S = 0.5
 CLIENT_GONE_S = 5.0
 APP_MAX_CLASSES = 300  # heatmaps and UMAP of more classes are unreadable and slow in a browser
@@ -302,12 +304,29 @@ def _downloads(label: str, outcome) -> list[str]:
 AUTOATTACK_SLOTS = threading.BoundedSemaphore(1)  # one AutoAttack at a time on the server; fast attacks never wait
 
 
-def run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models):
+def run_attacks(
+    upload,
+    sketch,
+    class_text,
+    true_class,
+    model_a,
+    model_b,
+    attack,
+    eps_255,
+    steps,
+    session_models,
+    request: gr.Request = None,
+):
     """The attack lab's Attack button. A generator: fast attacks answer at once; AutoAttack runs in a worker
     thread and this shows its progress until it ends, and stops it when the page stops listening."""
     args = (upload, sketch, class_text, true_class, model_a, model_b, attack, eps_255, steps, session_models)
     if CLASSROOM["on"] and attack in CLASSROOM_LIMITS["no_attacks"]:
         raise gr.Error(f"{attack} is switched off in classroom mode: use FGSM, PGD, CW or APGD")
+    with _session_job(request):
+        yield from _attacks_with_progress(args, attack)
+
+
+def _attacks_with_progress(args: tuple, attack: str):
     if attack != "autoattack":
         yield _run_attacks(*args)
         return
@@ -343,6 +362,20 @@ def run_attacks(upload, sketch, class_text, true_class, model_a, model_b, attack
     if "error" in box:
         raise box["error"]
     yield box["outputs"]
+
+
+@contextlib.contextmanager
+def _session_job(request):
+    """One of this page's few slow-job slots (app/jobs.py), or a message saying the page is at its limit."""
+    slot = JOBS.job(session_of(request))
+    try:
+        slot.__enter__()
+    except Busy as error:
+        raise user_error(error) from None
+    try:
+        yield
+    finally:
+        slot.__exit__(None, None, None)
 
 
 def _stopped_note() -> None:
@@ -404,13 +437,14 @@ def _attack_inputs(upload, sketch, class_text, true_class, model_label, session_
         return trained, image, names, int(trained.head_for(names)(image[None]).argmax(1))
 
 
-def eps_sweep(upload, sketch, class_text, true_class, model_a, model_b, session_models):
+def eps_sweep(upload, sketch, class_text, true_class, model_a, model_b, session_models, request: gr.Request = None):
     """The smallest eps (PGD-10) that flips each model on this image."""
     lines = []
     try:
         for label in (model_a, model_b):
             trained, image, names, index = _attack_inputs(upload, sketch, class_text, true_class, label, session_models)
-            found = smallest_flipping_eps(trained, image, names, index)
+            with _session_job(request):
+                found = smallest_flipping_eps(trained, image, names, index)
             if found == 0:
                 lines.append(f"- **{shown(label)}**: already wrong before any attack")
             elif found is None:
@@ -422,12 +456,15 @@ def eps_sweep(upload, sketch, class_text, true_class, model_a, model_b, session_
     return f"Smallest eps that flips the answer for *{shown(names[index])}*:\n\n" + "\n".join(lines)
 
 
-def pgd_steps(upload, sketch, class_text, true_class, model_a, eps_255, steps, session_models):
+def pgd_steps(
+    upload, sketch, class_text, true_class, model_a, eps_255, steps, session_models, request: gr.Request = None
+):
     """Run PGD on model A keeping every step; the slider then walks through them."""
     try:
         trained, image, names, index = _attack_inputs(upload, sketch, class_text, true_class, model_a, session_models)
         spec = check_attack_settings("pgd", float(eps_255), int(steps))
-        frames = pgd_trajectory(trained, image, names, index, spec)
+        with _session_job(request):
+            frames = pgd_trajectory(trained, image, names, index, spec)
     except USER_ERRORS as error:
         raise user_error(error) from None
     frames[0]["label"], frames[0]["model"] = names[index], model_a
@@ -475,7 +512,14 @@ def shipped_curves():
     return figures.robustness_curves(points), f"Shipped results ({len(points)} points, from {CURVES.name})."
 
 
-def recompute_curves(attack: str, n_per_class: float, session_models: dict | None, progress=gr.Progress()):
+def recompute_curves(
+    attack: str, n_per_class: float, session_models: dict | None, progress=gr.Progress(), request: gr.Request = None
+):
+    with _session_job(request):
+        yield from _recompute_curves(attack, n_per_class, session_models, progress)
+
+
+def _recompute_curves(attack: str, n_per_class: float, session_models: dict | None, progress):
     labels = model_choices(session_models, with_clip=False)  # curves need a base/novel split
     if not labels:
         raise gr.Error("no models available")
@@ -499,7 +543,11 @@ def recompute_curves(attack: str, n_per_class: float, session_models: dict | Non
 
 
 # ------------------------------------------------------------------ train
-def train_live(method, regime, epochs, fast, n_per_class, budget_s, tau, beta, session_models):
+def train_live(
+    method, regime, epochs, fast, n_per_class, budget_s, tau, beta, session_models, request: gr.Request = None
+):
+    """The Train tab: a generator showing each epoch; Stop (or a closed tab) ends the training at the next batch
+    and keeps what was trained."""
     if CLASSROOM["on"] and (
         int(epochs) > CLASSROOM_LIMITS["max_epochs"] or float(budget_s) > CLASSROOM_LIMITS["max_budget_s"]
     ):
@@ -523,21 +571,47 @@ def train_live(method, regime, epochs, fast, n_per_class, budget_s, tau, beta, s
         )
     except ValueError as error:
         raise user_error(error) from None
-    out = _fresh_training_dir() / f"shapes-{method}-live.safetensors"
+    with _session_job(request):
+        if not TRAININGS.acquire(blocking=False):
+            raise gr.Error(
+                f"The server already runs {TRAINING_SLOTS} trainings (each takes a core): try again in a few "
+                "minutes. The attack lab and the anchor lab keep working meanwhile."
+            )
+        yield from _train_live(config, method, session_models)
+
+
+def _train_live(config: TrainConfig, method: str, session_models):
+    """train_live's work, holding a training slot until the training thread ends. The page is sent an update at
+    least every PROGRESS_EVERY_S; a training whose page stopped asking for them (closed tab) stops at its next
+    batch, as it does after Stop."""
     updates: queue.Queue = queue.Queue()
     stop = threading.Event()
     run_id = uuid.uuid4().hex
     _STOP_FLAGS[run_id] = stop
     box: dict = {}
+    polled = {"at": time.monotonic()}
+    left = threading.Event()  # Gradio closed this generator before the training ended (tab closed, cancelled)
+
+    def page_left() -> bool:
+        return time.monotonic() - polled["at"] > CLIENT_GONE_S
 
     def work():
         try:
+            box["out"] = out = _fresh_training_dir() / f"shapes-{method}-live.safetensors"
             box["model"] = train(
-                config, out=out, on_epoch=lambda e: updates.put(e.__dict__), should_stop=stop.is_set, progress=False
+                config,
+                out=out,
+                on_epoch=lambda e: updates.put(e.__dict__),
+                should_stop=lambda: stop.is_set() or page_left(),
+                progress=False,
             )
+            if left.is_set() or page_left():  # an operator sees in the log that a closed tab freed its core
+                print(f"training {run_id[:8]} stopped: its page left after {len(box['model'].metadata['log'])} "
+                      "epoch(s)", flush=True)  # fmt: skip
         except Exception as error:  # reported to the user below
             box["error"] = error
         finally:
+            TRAININGS.release()  # when the work ends, not when the page leaves
             updates.put(None)
 
     threading.Thread(target=work, daemon=True).start()
@@ -546,7 +620,13 @@ def train_live(method, regime, epochs, fast, n_per_class, budget_s, tau, beta, s
     try:
         yield figures.training_curves(log), "training started…", None, session_models, run_id
         while True:
-            item = updates.get()
+            polled["at"] = time.monotonic()
+            try:
+                item = updates.get(timeout=PROGRESS_EVERY_S)
+            except queue.Empty:
+                running = f"epoch {len(log) + 1}/{config.epochs} running · {time.perf_counter() - started:.0f} s"
+                yield gr.update(), running, None, session_models, run_id
+                continue
             if item is None:
                 break
             log.append(item)
@@ -558,11 +638,15 @@ def train_live(method, regime, epochs, fast, n_per_class, budget_s, tau, beta, s
                 session_models,
                 run_id,
             )
+    except GeneratorExit:
+        left.set()
+        raise
     finally:
-        stop.set()  # also when the tab closes (the generator is cancelled): training stops at the next batch
+        stop.set()  # also when Gradio closes the generator: training stops at the next batch
         _STOP_FLAGS.pop(run_id, None)
     if "error" in box:
         raise user_error(f"training failed: {box['error']}")
+    out = box["out"]
     label = _unique_label(f"your {method} model", session_models)
     session_models = {**(session_models or {}), label: str(out)}
     stopped = len(log) < config.epochs
@@ -891,6 +975,7 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                     [upload, sketch, attack_classes, true_class, model_a, eps, steps, session_models],
                     [frames, step_slider, step_image, step_pert, step_bars, step_text],
                     api_name=False,
+                    concurrency_limit=None,  # limited inside (app/jobs.py)
                 )
                 step_slider.change(
                     show_step, [frames, step_slider], [step_image, step_pert, step_bars, step_text], api_name=False
@@ -900,6 +985,7 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                     [upload, sketch, attack_classes, true_class, model_a, model_b, session_models],
                     sweep_text,
                     api_name="eps_sweep",
+                    concurrency_limit=None,  # limited inside (app/jobs.py)
                 )
                 ckpt.upload(
                     upload_checkpoint,
@@ -923,6 +1009,7 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                     [curve_attack, curve_n, session_models],
                     [curve_plot, curve_message],
                     api_name="recompute_curves",
+                    concurrency_limit=None,  # limited inside (app/jobs.py)
                 )
                 recompute_stop.click(None, None, None, cancels=[recompute_event], api_name=False)
 
@@ -958,6 +1045,7 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                     [t_method, t_regime, t_epochs, t_fast, t_n, t_budget, t_tau, t_beta, session_models],
                     [t_plot, t_message, t_file, session_models, t_run],
                     api_name="train",
+                    concurrency_limit=None,  # limited inside (app/jobs.py): refused at once, never queued
                 )
                 train_event.then(
                     lambda s: (gr.update(choices=model_choices(s)), gr.update(choices=model_choices(s))),

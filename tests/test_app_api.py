@@ -204,6 +204,73 @@ def test_autoattack_shows_progress_and_stops_when_its_page_leaves(monkeypatch):
     ui.AUTOATTACK_SLOTS.release()
 
 
+def test_each_page_gets_a_few_slow_jobs_and_is_told_when_it_has_used_them():
+    """Issue 9: one client could fill the whole queue (45 submissions, no per-client limit)."""
+    import gradio as gr
+
+    from app import jobs, ui
+
+    class Page:
+        session_hash = "one-tab"
+
+    held = [jobs.JOBS.job("one-tab") for _ in range(jobs.MAX_JOBS_PER_SESSION)]
+    for slot in held:
+        slot.__enter__()
+    try:
+        with pytest.raises(gr.Error, match="already runs 2 slow jobs"):
+            next(ui.run_attacks(_red_star(), None, "red star, blue heart", "", STANDARD, LAAT, "pgd", 8, 5, {}, Page()))
+        with pytest.raises(gr.Error, match="already runs 2 slow jobs"):
+            next(ui.train_live("laat", "mild", 1, True, 10, 30, 0.2, 4.0, {}, Page()))
+
+        class Other:
+            session_hash = "another-tab"
+
+        outputs = next(
+            ui.run_attacks(_red_star(), None, "red star, blue heart", "", STANDARD, LAAT, "pgd", 8, 5, {}, Other())
+        )
+        assert "PGD-5" in outputs[ui.ATTACK_SUMMARY_INDEX]  # another page is not affected
+    finally:
+        for slot in held:
+            slot.__exit__(None, None, None)
+    assert jobs.JOBS.running() == 0
+
+
+def test_a_full_server_refuses_a_training_at_once():
+    import gradio as gr
+
+    from app import jobs, ui
+
+    taken = [jobs.TRAININGS.acquire(blocking=False) for _ in range(jobs.TRAINING_SLOTS)]
+    assert all(taken)
+    try:
+        with pytest.raises(gr.Error, match="already runs 2 trainings"):
+            next(ui.train_live("laat", "mild", 1, True, 10, 30, 0.2, 4.0, {}))
+    finally:
+        for _ in taken:
+            jobs.TRAININGS.release()
+
+
+def test_a_training_whose_page_left_stops_and_frees_its_slot(monkeypatch):
+    """Issue 9: a training kept running for more than 26 minutes after its client disconnected."""
+    from app import jobs, ui
+
+    monkeypatch.setattr(ui, "CLIENT_GONE_S", 1.0)
+    run = ui.train_live("laat", "mild", 30, True, 40, 600, 0.2, 4.0, {})
+    for _ in range(3):
+        next(run)  # "training started", then running updates: the page is listening
+    # the page stops asking for updates (closed tab) without closing the generator
+    deadline = time.monotonic() + 60
+    while True:
+        slots = [jobs.TRAININGS.acquire(blocking=False) for _ in range(jobs.TRAINING_SLOTS)]
+        for ok in slots:
+            if ok:
+                jobs.TRAININGS.release()
+        if all(slots):
+            break
+        assert time.monotonic() < deadline, "the training went on after its page left"
+        time.sleep(0.5)
+
+
 def test_user_text_is_escaped_in_messages(client):
     """Issue 9: the help text '<colour> <shape>' was rendered as markup and vanished from the toast."""
     with pytest.raises(Exception) as info:

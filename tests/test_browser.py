@@ -235,3 +235,20 @@ def test_autoattack_shows_progress_and_a_closed_tab_stops_it(page):
             assert time.monotonic() < deadline, "the closed tab's AutoAttack kept the server busy"
             time.sleep(1)
     assert "AutoAttack" in outputs[4]
+
+
+def test_closing_the_tab_stops_its_training(page):
+    """Issue 9: a training kept running for more than 26 minutes after its tab was closed."""
+    from urllib.parse import urlparse
+
+    base = page.url.split("?")[0]
+    log = ARTIFACTS / f"app-{urlparse(base).port}.log"  # tests/app_server.py writes the server's output there
+    tab = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    tab.goto(base + "?tab=train")
+    tab.get_by_role("button", name="Train", exact=True).click()
+    tab.get_by_text("epoch 1/").first.wait_for(timeout=60_000)  # the training runs and its page gets updates
+    tab.close()
+    deadline = time.monotonic() + 90
+    while "stopped: its page left" not in log.read_text():
+        assert time.monotonic() < deadline, "the closed tab's training did not stop"
+        time.sleep(1)
