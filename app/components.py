@@ -7,11 +7,22 @@ committed so nothing is written at run time.
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 import gradio as gr
 
 from laat_core.image_io import ImageFileError, read_image_file
+
+
+def image_buttons() -> list[str]:
+    """Gradio's "share" button posts to a Hugging Face Spaces discussion, so it only works on a Space (which sets
+    SPACE_ID); elsewhere it failed, so it is offered only there."""
+    return ["download", "fullscreen", *(["share"] if os.environ.get("SPACE_ID") else [])]
+
+
+def output_image(**kwargs) -> gr.Image:
+    return gr.Image(buttons=image_buttons(), **kwargs)
 
 
 class ImageInput(gr.Image):

@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 
 from app import figures, texts
-from app.components import ImageInput
+from app.components import ImageInput, image_buttons, output_image
 from app.jobs import JOBS, TRAINING_SLOTS, TRAININGS, Busy, session_of
 from app.services import (
     CIFARFS_ANCHORS,
@@ -860,10 +860,13 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                             sources=["upload", "clipboard"],
                             format="png",
                             elem_id="attack-image",
+                            buttons=image_buttons(),
                         )
                         examples = [[str(p), p.stem.replace("_", " ")] for p in sorted(EXAMPLES.glob("*.png"))]
                         with gr.Accordion("…or draw one", open=False):
-                            sketch = gr.Sketchpad(label="sketchpad", type="numpy", image_mode="RGB")
+                            sketch = gr.Sketchpad(
+                                label="sketchpad", type="numpy", image_mode="RGB", buttons=image_buttons()
+                            )
                         with gr.Row():
                             sample_name = gr.Textbox("red star", label="draw me a sample of <class name>")
                             sample_seed = gr.Number(0, label="seed", precision=0)
@@ -918,9 +921,9 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                     for side in ("A", "B"):
                         with gr.Column():
                             with gr.Row():
-                                clean = gr.Image(label=f"{side}: clean", format="png", elem_id=f"clean-{side}")
-                                adv = gr.Image(label=f"{side}: adversarial", format="png", elem_id=f"adv-{side}")
-                                pert = gr.Image(label=f"{side}: perturbation (amplified)", format="png")
+                                clean = output_image(label=f"{side}: clean", format="png", elem_id=f"clean-{side}")
+                                adv = output_image(label=f"{side}: adversarial", format="png", elem_id=f"adv-{side}")
+                                pert = output_image(label=f"{side}: perturbation (amplified)", format="png")
                             bars = gr.Plot(label=f"{side}: probabilities", elem_id=f"bars-{side}")
                             summary = gr.Markdown(elem_id=f"summary-{side}")
                             files = gr.File(label=f"{side}: download the adversarial example", file_count="multiple")
@@ -964,8 +967,8 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                         sweep_btn = gr.Button("Smallest eps that flips each model")
                     step_slider = gr.Slider(0, 10, value=0, step=1, label="PGD step", elem_id="pgd-step")
                     with gr.Row():
-                        step_image = gr.Image(label="image at this step", format="png")
-                        step_pert = gr.Image(label="perturbation so far (amplified)", format="png")
+                        step_image = output_image(label="image at this step", format="png")
+                        step_pert = output_image(label="perturbation so far (amplified)", format="png")
                         step_bars = gr.Plot(label="probabilities: clean vs this step")
                     step_text = gr.Markdown(elem_id="step-text")
                     sweep_text = gr.Markdown(elem_id="sweep-text")

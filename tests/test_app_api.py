@@ -271,6 +271,21 @@ def test_a_training_whose_page_left_stops_and_frees_its_slot(monkeypatch):
         time.sleep(0.5)
 
 
+def test_no_share_button_off_spaces(server, monkeypatch):
+    """Issue 9: Gradio's Share button (a post to a Spaces discussion) failed off Spaces; only a Space offers it."""
+    import json
+    import urllib.request
+
+    from app.components import image_buttons
+
+    with urllib.request.urlopen(server.url + "config", timeout=30) as response:
+        config = json.loads(response.read())
+    images = [c for c in config["components"] if c.get("type") in ("image", "imageeditor")]
+    assert len(images) >= 8 and all("share" not in c["props"].get("buttons", []) for c in images)
+    monkeypatch.setenv("SPACE_ID", "someone/laat-lab")
+    assert "share" in image_buttons()
+
+
 def test_user_text_is_escaped_in_messages(client):
     """Issue 9: the help text '<colour> <shape>' was rendered as markup and vanished from the toast."""
     with pytest.raises(Exception) as info:
