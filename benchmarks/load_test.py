@@ -1,10 +1,14 @@
 """Load on loopback: K simulated users (gradio_client) against a freshly started app, bounded in time.
 
 Each user loops: one anchor-lab call, then one PGD-10 attack of both shipped models, until --seconds pass.
-Optionally one more user runs AutoAttack back to back. Prints errors, latency p50/p95 per endpoint, the
-server's resident memory (sampled every second) and its temporary files at the end.
+Optionally one more user runs AutoAttack back to back, one more runs short trainings back to back, and one
+client bursts many submissions at once (each is told "busy" or served; nobody hangs). Prints errors, latency
+p50/p95 per endpoint, the server's resident memory (sampled every second; per minute with --seconds >= 120) and
+its temporary files at the end.
 
     python benchmarks/load_test.py --users 1,4,16 --seconds 60 --autoattack-user
+    python benchmarks/load_test.py --users 4 --seconds 600 --autoattack-user --trainer-user   # memory plateau
+    python benchmarks/load_test.py --users 16 --seconds 60 --burst 45                           # one greedy tab
 """
 
 from __future__ import annotations
@@ -57,7 +61,46 @@ def user(url: str, seed: int, stop: float, results: dict, attack: str) -> None:
                 results.setdefault("errors", []).append(f"{endpoint}: {str(error)[:120]}")
 
 
-def run(users: int, seconds: float, autoattack_user: bool) -> None:
+def trainer(url: str, stop: float, results: dict) -> None:
+    """Short trainings back to back (1 epoch, 10 images per class): what grew server memory in issue 9."""
+    client = Client(url, verbose=False)
+    while time.monotonic() < stop:
+        start = time.monotonic()
+        try:
+            client.predict("laat", "mild", 1, True, 10, 60, 0.2, 4.0, api_name="/train")
+            results.setdefault("train:1 epoch", []).append(time.monotonic() - start)
+        except Exception as error:  # counted and reported
+            results.setdefault("errors", []).append(f"train: {str(error)[:120]}")
+
+
+def burst(url: str, count: int, results: dict) -> None:
+    """One client submits `count` calls at once: anchor-lab calls (queued, Gradio's max_size) and attacks
+    (limited per page). Each must end served or refused with a message, none may hang."""
+    client = Client(url, verbose=False)
+    image, _ = client.predict("red star", 0, api_name="/draw_sample")
+    jobs = []
+    for i in range(count):
+        if i % 2:
+            jobs.append(client.submit(handle_file(image), None, CLASSES, "red star", *MODELS, "pgd", 8, 10,
+                                      api_name="/attack"))  # fmt: skip
+        else:
+            jobs.append(client.submit(f"{CLASSES}, class {i}", "MiniLM (offline)", "a photo of a {}.", False, 0,
+                                      "expansion", api_name="/anchor_lab"))  # fmt: skip
+    outcomes: dict[str, int] = {}
+    for job in jobs:
+        try:
+            job.result(timeout=120)
+            key = "served"
+        except Exception as error:  # the message a refused call gets
+            text = str(error)
+            key = "refused: " + (
+                "queue full" if "queue" in text.lower() else "page limit" if "slow jobs" in text else text[:60]
+            )
+        outcomes[key] = outcomes.get(key, 0) + 1
+    results["burst"] = outcomes
+
+
+def run(users: int, seconds: float, autoattack_user: bool, trainer_user: bool = False, burst_size: int = 0) -> None:
     server = AppServer()
     try:
         results: dict = {}
@@ -66,24 +109,34 @@ def run(users: int, seconds: float, autoattack_user: bool) -> None:
         threads = [threading.Thread(target=user, args=(server.url, i, stop, results, "pgd")) for i in range(users)]
         if autoattack_user:
             threads.append(threading.Thread(target=user, args=(server.url, users, stop, results, "autoattack")))
+        if trainer_user:
+            threads.append(threading.Thread(target=trainer, args=(server.url, stop, results)))
+        if burst_size:
+            threads.append(threading.Thread(target=burst, args=(server.url, burst_size, results)))
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):
             memory.append(rss_mb(server.process.pid))
             time.sleep(1)
+        label = f"{users}{' + 1 AutoAttack' if autoattack_user else ''}{' + 1 trainer' if trainer_user else ''}"
         for key, values in sorted(results.items()):
-            if key == "errors":
+            if key in ("errors", "burst"):
                 continue
             values.sort()
             p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
             print(
-                f"| {users}{' + 1 AutoAttack' if autoattack_user else ''} | {key} | {len(values)} | "
+                f"| {label} | {key} | {len(values)} | "
                 f"{statistics.median(values):.2f} | {p95:.2f} | {len(results.get('errors', []))} | "
                 f"{min(memory):.0f}–{max(memory):.0f} | {folder_mb(Path(tempfile.gettempdir()) / 'gradio'):.0f} |",
                 flush=True,
             )
         for error in results.get("errors", [])[:5]:
             print(f"  error: {error}")
+        if "burst" in results:
+            print(f"  burst of {burst_size} submissions from one client: {results['burst']}")
+        if len(memory) >= 120:
+            per_minute = [statistics.median(memory[i : i + 60]) for i in range(0, len(memory) - 59, 60)]
+            print("  server RSS MB, median of each minute: " + ", ".join(f"{m:.0f}" for m in per_minute))
     finally:
         server.stop()
 
@@ -93,13 +146,15 @@ def main() -> None:
     parser.add_argument("--users", default="1,4,16")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--autoattack-user", action="store_true")
+    parser.add_argument("--trainer-user", action="store_true", help="one more user training back to back")
+    parser.add_argument("--burst", type=int, default=0, help="one client submits this many calls at once")
     args = parser.parse_args()
     print(
         "| users | endpoint:attack | calls | p50 s | p95 s | errors | server RSS MB | gradio temp MB |\n"
         "|---|---|---|---|---|---|---|---|"
     )
     for users in map(int, args.users.split(",")):
-        run(users, args.seconds, args.autoattack_user)
+        run(users, args.seconds, args.autoattack_user, args.trainer_user, args.burst)
 
 
 if __name__ == "__main__":

@@ -166,6 +166,7 @@ def cmd_train(args) -> int:
         head=args.head,
         data=args.data,
         download=args.download,
+        device=args.device,
     )
     out = Path(args.out or f"runs/shapes-{args.method}.safetensors")
     trained = train(config, out=out, resume=args.resume)
@@ -179,10 +180,13 @@ def cmd_train(args) -> int:
 # ---------------------------------------------------------------- eval
 def cmd_eval(args) -> int:
     from laat_core.attacks import AttackSpec
+    from laat_core.device import resolve_device
     from laat_core.evaluation import evaluate_episodes, evaluate_full
     from laat_core.trained import load_trained
 
+    device = resolve_device(args.device)  # a missing GPU is a one-line error before any work
     trained = load_trained(args.checkpoint)
+    trained.model.to(device)  # images follow a batch at a time (evaluation.predict_adversarial)
     names = trained.names_for(args.split)
     n_per_class = args.n_per_class or (50 if args.full else 40)
     images, labels = _eval_images(trained, args, n_per_class)
@@ -204,13 +208,16 @@ def cmd_eval(args) -> int:
             seed=args.seed,
             progress=not args.json,
         )
-    output = result.to_dict()
+    output = {**result.to_dict(), "device": str(device)}
     if not args.no_sanity:
         output["sanity"] = _sanity(model, images, labels, spec, result)
     if args.json:
         print(json.dumps(output))
         return 0
-    print(f"{args.checkpoint}: {args.split} ({result.n_classes}-way, {result.protocol}), {result.attack_spec}")
+    print(
+        f"{args.checkpoint}: {args.split} ({result.n_classes}-way, {result.protocol}), {result.attack_spec}, "
+        f"on {device}"
+    )
     print(f"accuracy {result.accuracy:.4f} ± {result.ci95:.4f} (95% CI, n={result.n})")
     for note in result.notes:
         print(f"note: {note}")
@@ -344,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--data-seed", type=int, default=d.data_seed)
     p.add_argument("--time-budget", type=float, help="seconds; stop after the epoch that crosses it")
+    p.add_argument("--device", default=d.device, help="auto (CUDA when present) | cpu | cuda | cuda:N")
     p.add_argument("--resume", help="checkpoint to continue from")
     p.add_argument("--out", type=checkpoint_out, help="checkpoint path (default runs/shapes-<method>.safetensors)")
     p.set_defaults(func=cmd_train)
@@ -362,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation images and attacks")
     p.add_argument("--data", help="data source (default: the checkpoint's); see laat train --help")
     p.add_argument("--download", action="store_true", help="download CIFAR-100 with torchvision (online)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda | cuda:N")
     p.add_argument("--no-sanity", action="store_true", help="skip the gradient-masking checks")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)

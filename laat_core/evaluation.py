@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from laat_core.attacks import AttackSpec, make_attack
 from laat_core.attacks.factory import autoattack_plan
+from laat_core.device import device_of
 from laat_core.models.head import AnchorHead
 
 
@@ -66,18 +67,21 @@ def predict_adversarial(
     batch_size: int = 256,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Predictions of `model` (eval mode) on attacked images; attack computed against this head."""
+    """Predictions of `model` (eval mode) on attacked images; attack computed against this head, on the device
+    the model is on (images are moved there a batch at a time, in float32; predictions come back on the CPU)."""
     model.eval()
+    device = device_of(model)
     attack = make_attack(model, spec, n_classes)
     predictions = []
     batches = range(0, len(images), batch_size)
     for start in tqdm(batches, desc=spec.describe(), disable=not progress, leave=False):
-        x, y = images[start : start + batch_size], labels[start : start + batch_size]
+        x = images[start : start + batch_size].to(device, torch.float32)
+        y = labels[start : start + batch_size].to(device)
         if attack is not None:
             torch.manual_seed(spec.seed + start)
             x = attack(x, y)
         with torch.no_grad():
-            predictions.append(model(x).argmax(1))
+            predictions.append(model(x).argmax(1).cpu())
     return torch.cat(predictions)
 
 
@@ -133,8 +137,9 @@ def evaluate_episodes(
         episode_labels = torch.arange(ways).repeat_interleave(queries)
         if shots:
             with torch.no_grad():
+                device = device_of(scorer)
                 support = torch.stack(
-                    [F.normalize(scorer.eval().features(images[p[:shots]]), dim=1).mean(0) for p in picks]
+                    [F.normalize(scorer.eval().features(images[p[:shots]].to(device)), dim=1).mean(0) for p in picks]
                 )
             head = AnchorHead(scorer, support)
         else:

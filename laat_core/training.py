@@ -28,6 +28,7 @@ from laat_core.anchors import DEFAULT_TEMPLATE, encode_anchors
 from laat_core.data.sources import DataSource, hold_out, stack
 from laat_core.decorrelation import METHODS as DECORRELATIONS
 from laat_core.decorrelation import decorrelate
+from laat_core.device import resolve_device
 from laat_core.losses import BN_MODES
 from laat_core.methods import METHODS, Method, get_method
 from laat_core.models.classifier import DEFAULT_MEAN, DEFAULT_STD
@@ -65,6 +66,7 @@ class TrainConfig:
     seed: int = 0
     time_budget_s: float | None = None  # stop after the epoch that crosses it
     num_threads: int | None = None
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (laat_core.device)
 
     def __post_init__(self) -> None:
         method = get_method(self.method)  # ValueError listing the registered methods
@@ -90,6 +92,7 @@ class TrainConfig:
             self.attack_alpha = 2.5 * self.eps / self.attack_steps
         elif not (math.isfinite(self.attack_alpha) and self.attack_alpha > 0):
             raise ValueError(f"the attack step size must be a positive finite number, not {self.attack_alpha}")
+        resolve_device(self.device)  # DeviceError (a ValueError) before any work
         self.templates = tuple(self.templates)
         if not self.templates:
             raise ValueError("give at least one prompt template")
@@ -128,12 +131,6 @@ def _setup_distributed() -> bool:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return dist.is_initialized()
-
-
-def _device() -> torch.device:
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return torch.device("cpu")
 
 
 def make_data(config: TrainConfig):
@@ -235,7 +232,7 @@ def train(
 ) -> TrainedModel:
     """Train, checkpoint after every epoch (atomically) when `out` is given, and return the model."""
     distributed = _setup_distributed()
-    device = _device()
+    device = resolve_device(config.device)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     torch.manual_seed(config.seed)

@@ -1,0 +1,51 @@
+"""Which device runs a model: `auto` picks CUDA when present (the local rank's GPU under torchrun), else CPU.
+
+Every entry point (training, evaluation, the app, the benchmarks) resolves its device here, so `--device`
+means the same everywhere. Attacks always run in float32 on that device (mixed precision, where used, is
+confined to training forwards).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+class DeviceError(ValueError):
+    """A device that this machine does not have; the message says what it has."""
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> a torch.device this machine has."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec == "cuda" or spec.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"--device {spec}: this machine has no CUDA GPU that torch can use; use cpu or auto")
+        index = int(os.environ.get("LOCAL_RANK", "0")) if spec == "cuda" else _index(spec)
+        if index >= torch.cuda.device_count():
+            raise DeviceError(f"--device {spec}: only {torch.cuda.device_count()} GPU(s) here")
+        return torch.device("cuda", index)
+    raise DeviceError(f"unknown device {spec!r}: use auto, cpu, cuda or cuda:N")
+
+
+def _index(spec: str) -> int:
+    try:
+        return int(spec.split(":", 1)[1])
+    except ValueError:
+        raise DeviceError(f"unknown device {spec!r}: use auto, cpu, cuda or cuda:N") from None
+
+
+def device_of(model: torch.nn.Module) -> torch.device:
+    """Where a model's weights are (CPU for a model without any)."""
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
