@@ -167,6 +167,8 @@ def cmd_train(args) -> int:
         data=args.data,
         download=args.download,
         device=args.device,
+        augment=args.augment,
+        workers=args.workers,
     )
     out = Path(args.out or f"runs/shapes-{args.method}.safetensors")
     trained = train(config, out=out, resume=args.resume)
@@ -227,10 +229,13 @@ def cmd_eval(args) -> int:
 
 
 def _eval_images(trained, args, n_per_class: int):
-    """Fresh evaluation images of the checkpoint's data source (or --data), labels in names_for(split) order."""
+    """Evaluation images of the checkpoint's data source (or --data), labels in names_for(split) order: generated
+    data as tensors, real data as a dataset read per batch (never stacked whole), through the checkpoint's
+    test-time transform."""
     import torch
 
-    from laat_core.data.sources import DataSource, stack
+    from laat_core.data.augment import AUGMENTATIONS, Transformed
+    from laat_core.data.sources import DataSource, labels_of
 
     trained_on = str(trained.metadata.get("data", {}).get("source", "shapes"))
     if not args.data and DataSource(trained_on).kind != "shapes":
@@ -238,15 +243,19 @@ def _eval_images(trained, args, n_per_class: int):
         raise UserError(f"this checkpoint was trained on {trained_on!r}: pass --data to say which data to evaluate on")
     source = DataSource(args.data or trained_on, download=args.download)
     parts = ["base", "novel"] if args.split == "all" else [args.split]
-    images, labels, offset = [], [], 0
+    augment = AUGMENTATIONS.get(str(trained.metadata.get("data", {}).get("augment", "none")), AUGMENTATIONS["none"])
+    datasets, labels, offset = [], [], 0
     for part in parts:
         if source.class_names()[part] != trained.split[part]:
             raise UserError(f"the {part} classes of {source.spec} differ from the checkpoint's")
-        x, y = stack(source.images(part, n_per_class, seed=args.seed))
-        images.append(x)
-        labels.append(y + offset)
+        dataset = source.images(part, n_per_class, seed=args.seed)
+        datasets.append(Transformed(dataset, augment.test) if augment.test else dataset)
+        labels.append(labels_of(dataset) + offset)
         offset += len(trained.split[part])
-    return torch.cat(images), torch.cat(labels)
+    if all(hasattr(d, "tensors") for d in datasets):  # generated images: already in memory
+        return torch.cat([d.tensors[0] for d in datasets]), torch.cat(labels)
+    # Images are read from the parts on demand; their labels (offset per part) travel separately.
+    return torch.utils.data.ConcatDataset(datasets), torch.cat(labels)
 
 
 def _sanity(model, images, labels, spec, result, limit: int = 200) -> dict:
@@ -254,10 +263,11 @@ def _sanity(model, images, labels, spec, result, limit: int = 200) -> dict:
     import torch
 
     from laat_core.attacks import AttackSpec
+    from laat_core.data.sources import take
     from laat_core.evaluation import n_classes_of, predict_adversarial, sanity_warnings
 
     pick = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[:limit]
-    x, y = images[pick], labels[pick]
+    x, y = take(images, pick), labels[pick]
     n_classes = n_classes_of(model)
     accuracy = {}
     for name in ("none", "fgsm", "pgd"):
@@ -352,6 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=int, default=d.data_seed)
     p.add_argument("--time-budget", type=float, help="seconds; stop after the epoch that crosses it")
     p.add_argument("--device", default=d.device, help="auto (CUDA when present) | cpu | cuda | cuda:N")
+    p.add_argument(
+        "--augment",
+        default=d.augment,
+        help="auto (the data set's official recipe; none for shapes) | none | cifar-fs | miniimagenet",
+    )
+    p.add_argument(
+        "--workers", type=int, default=d.workers, help="DataLoader workers (default: 0 on CPU, up to 8 on GPU)"
+    )
     p.add_argument("--resume", help="checkpoint to continue from")
     p.add_argument("--out", type=checkpoint_out, help="checkpoint path (default runs/shapes-<method>.safetensors)")
     p.set_defaults(func=cmd_train)

@@ -16,10 +16,12 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 from torch import nn
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from laat_core.attacks import AttackSpec, make_attack
 from laat_core.attacks.factory import autoattack_plan
+from laat_core.data.sources import take
 from laat_core.device import device_of
 from laat_core.models.head import AnchorHead
 
@@ -60,7 +62,7 @@ def t_ci95(values: torch.Tensor) -> float:
 
 def predict_adversarial(
     model: nn.Module,
-    images: torch.Tensor,
+    images: torch.Tensor | Dataset,
     labels: torch.Tensor,
     spec: AttackSpec,
     n_classes: int,
@@ -75,7 +77,7 @@ def predict_adversarial(
     predictions = []
     batches = range(0, len(images), batch_size)
     for start in tqdm(batches, desc=spec.describe(), disable=not progress, leave=False):
-        x = images[start : start + batch_size].to(device, torch.float32)
+        x = take(images, range(start, min(start + batch_size, len(labels)))).to(device, torch.float32)
         y = labels[start : start + batch_size].to(device)
         if attack is not None:
             torch.manual_seed(spec.seed + start)
@@ -86,7 +88,12 @@ def predict_adversarial(
 
 
 def evaluate_full(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: AttackSpec, split: str, progress: bool = False
+    model: nn.Module,
+    images: torch.Tensor | Dataset,
+    labels: torch.Tensor,
+    spec: AttackSpec,
+    split: str,
+    progress: bool = False,
 ) -> EvalResult:
     """C-way accuracy over all images; `model` must already have its head set to the split's classes."""
     n_classes = n_classes_of(model)
@@ -108,7 +115,7 @@ def evaluate_full(
 
 def evaluate_episodes(
     model: nn.Module,
-    images: torch.Tensor,
+    images: torch.Tensor | Dataset,
     labels: torch.Tensor,
     class_anchors: torch.Tensor,
     spec: AttackSpec,
@@ -139,12 +146,15 @@ def evaluate_episodes(
             with torch.no_grad():
                 device = device_of(scorer)
                 support = torch.stack(
-                    [F.normalize(scorer.eval().features(images[p[:shots]].to(device)), dim=1).mean(0) for p in picks]
+                    [
+                        F.normalize(scorer.eval().features(take(images, p[:shots]).to(device)), dim=1).mean(0)
+                        for p in picks
+                    ]
                 )
             head = AnchorHead(scorer, support)
         else:
             head = AnchorHead(scorer, class_anchors[classes])
-        predictions = predict_adversarial(head, images[query], episode_labels, spec, ways)
+        predictions = predict_adversarial(head, take(images, query), episode_labels, spec, ways)
         accuracies.append(float((predictions == episode_labels).float().mean()))
     values = torch.tensor(accuracies)
     protocol = f"{episodes} episodes, {ways}-way {shots}-shot, {queries} queries/class"

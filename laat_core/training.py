@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from laat_core.anchors import DEFAULT_TEMPLATE, encode_anchors
+from laat_core.data.augment import AUGMENTATIONS, Transformed, resolve_augmentation
 from laat_core.data.sources import DataSource, hold_out, stack
 from laat_core.decorrelation import METHODS as DECORRELATIONS
 from laat_core.decorrelation import decorrelate
@@ -67,6 +68,8 @@ class TrainConfig:
     time_budget_s: float | None = None  # stop after the epoch that crosses it
     num_threads: int | None = None
     device: str = "auto"  # auto | cpu | cuda | cuda:N (laat_core.device)
+    augment: str = "auto"  # auto (the data set's official recipe; none for shapes) | laat_core.data.augment names
+    workers: int | None = None  # DataLoader workers; None: 0 on CPU, up to 8 per GPU process
 
     def __post_init__(self) -> None:
         method = get_method(self.method)  # ValueError listing the registered methods
@@ -86,6 +89,8 @@ class TrainConfig:
             raise ValueError(f"unknown BatchNorm mode {self.bn_mode!r}: choose one of {', '.join(BN_MODES)}")
         if self.anchors != "auto" and self.anchors not in DECORRELATIONS:
             raise ValueError(f"unknown anchors {self.anchors!r}: use auto or one of {', '.join(DECORRELATIONS)}")
+        if self.workers is not None and self.workers < 0:
+            raise ValueError("DataLoader workers must be 0 or more")
         if self.attack_steps < 1:
             raise ValueError("the training attack needs at least one step")
         if self.attack_alpha is None:  # the one place this default is written
@@ -93,6 +98,8 @@ class TrainConfig:
         elif not (math.isfinite(self.attack_alpha) and self.attack_alpha > 0):
             raise ValueError(f"the attack step size must be a positive finite number, not {self.attack_alpha}")
         resolve_device(self.device)  # DeviceError (a ValueError) before any work
+        if self.augment != "auto" and self.augment not in AUGMENTATIONS:
+            raise ValueError(f"unknown augmentation {self.augment!r}: use auto or one of {', '.join(AUGMENTATIONS)}")
         self.templates = tuple(self.templates)
         if not self.templates:
             raise ValueError("give at least one prompt template")
@@ -137,12 +144,37 @@ def make_data(config: TrainConfig):
     """Base-class training and validation images; novel classes are never loaded for training."""
     source = DataSource(config.data, download=config.download)
     names = source.class_names()
+    augmentation = resolve_augmentation(config.augment, source.kind)
     if source.kind == "shapes":
         train_set = source.images("base", config.n_per_class, seed=config.data_seed)
         val_set = source.images("base", config.val_per_class, seed=config.data_seed + 1_000_003)
     else:
         train_set, val_set = hold_out(source.images("base", None, config.data_seed), 0.1, config.data_seed)
+    if augmentation.train is not None:
+        _check_augmentation(augmentation, train_set)
+        train_set = Transformed(train_set, augmentation.train)
+    if augmentation.test is not None:
+        val_set = Transformed(val_set, augmentation.test)
     return names["base"], names["novel"], train_set, val_set
+
+
+def _loader_workers(config: TrainConfig, device: torch.device) -> int:
+    """DataLoader worker processes: as set, else none on a CPU (the cores train) and, on a GPU, up to 8 per
+    process sharing the machine's cores (real data is decoded and augmented while the GPU trains)."""
+    if config.workers is not None:
+        return config.workers
+    if device.type != "cuda":
+        return 0
+    per_process = (os.cpu_count() or 1) // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    return max(0, min(8, per_process - 1))
+
+
+def _check_augmentation(augmentation, dataset) -> None:
+    """One image through the transform before any work: a crop larger than the images fails here, not mid-epoch."""
+    try:
+        augmentation.train(dataset[0][0])
+    except (ValueError, RuntimeError) as error:
+        raise ValueError(f"augmentation {augmentation.name!r} does not fit these images: {error}") from None
 
 
 def make_anchor_set(config: TrainConfig, base: list[str], novel: list[str]):
@@ -195,7 +227,12 @@ def _metadata(config: TrainConfig, anchor_set, base, novel, spec, logs, resumed_
         "decorrelation": anchor_set.to_dict(),
         "class_names": base + novel,
         "split": {"base": base, "novel": novel},
-        "data": {"source": config.data, "seed": config.data_seed, "n_per_class": config.n_per_class},
+        "data": {
+            "source": config.data,
+            "seed": config.data_seed,
+            "n_per_class": config.n_per_class,
+            "augment": resolve_augmentation(config.augment, DataSource(config.data).kind).name,
+        },
         "training": dataclasses.asdict(config),
         "epochs_done": len(logs),
         "log": [dataclasses.asdict(entry) for entry in logs],
@@ -261,8 +298,17 @@ def train(
     net = DistributedDataParallel(model) if distributed else model
     sampler = DistributedSampler(train_set, seed=config.seed) if distributed else None
     generator = torch.Generator().manual_seed(config.seed)
+    workers = _loader_workers(config, device)
     loader = DataLoader(
-        train_set, config.batch_size, shuffle=sampler is None, sampler=sampler, generator=generator, drop_last=True
+        train_set,
+        config.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=generator,
+        drop_last=True,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",  # page-locked batches copy to the GPU asynchronously
+        persistent_workers=workers > 0,
     )
     if len(loader) == 0:
         raise ValueError(
@@ -355,7 +401,7 @@ def _train_epoch(
 RESUME_MUST_MATCH = (
     "method", "backbone", "head", "encoder", "templates", "anchors", "tau", "beta", "batch_size", "lr",
     "momentum", "weight_decay", "eps", "attack_steps", "attack_alpha", "fast", "bn_mode", "data",
-    "n_per_class", "data_seed", "seed",
+    "n_per_class", "data_seed", "seed", "augment",
 )  # fmt: skip
 
 

@@ -232,6 +232,7 @@ def test_train_and_eval_on_an_image_folder(tmp_path, capsys):
         "base": ["blue square", "green square", "red square"],
         "novel": ["purple square", "yellow square"],
     }
+    assert trained.metadata["data"]["augment"] == "miniimagenet"  # the image-folder default: the official recipe
     code = main(
         [
             "eval",
@@ -289,3 +290,41 @@ def test_attacking_a_head_leaves_the_shared_model_in_eval_mode_and_its_statistic
         assert not trained.model.training
     after = trained.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_augmentation_follows_the_data_set_and_a_misfit_is_refused_before_work():
+    from laat_core.data.augment import AUGMENTATIONS, resolve_augmentation
+    from laat_core.data.sources import labels_of
+    from laat_core.training import make_data
+
+    assert resolve_augmentation("auto", "shapes").name == "none"
+    assert resolve_augmentation("auto", "cifar-fs").name == "cifar-fs"
+    assert resolve_augmentation("auto", "imagefolder").name == "miniimagenet"
+    with pytest.raises(ValueError, match="unknown augmentation 'mixup'"):
+        TrainConfig(augment="mixup")
+    # asked for on the shapes: applied to training images only, labels untouched
+    _, _, train_set, val_set = make_data(TrainConfig(augment="cifar-fs", **TINY))
+    x, y = train_set[0]
+    assert x.shape == (3, 32, 32) and int(y) == int(labels_of(train_set)[0]) and hasattr(val_set, "tensors")
+    assert AUGMENTATIONS["cifar-fs"].train is not None and AUGMENTATIONS["miniimagenet"].test is not None
+    with pytest.raises(ValueError, match="'miniimagenet' does not fit these images"):
+        make_data(TrainConfig(augment="miniimagenet", **TINY))  # an 80x80 crop of 32x32 shapes
+
+
+def test_data_loader_workers_read_batches_in_other_processes(tmp_path):
+    """Issue 10: real data is read per batch by DataLoader workers (here 2, on a generated image folder)."""
+    import numpy as np
+    from PIL import Image
+
+    for split, names in {"base": ["red", "green", "blue"], "novel": ["yellow", "purple"]}.items():
+        for name in names:
+            folder = tmp_path / split / f"{name} circle"
+            folder.mkdir(parents=True)
+            for i in range(6):
+                Image.fromarray(np.full((84, 84, 3), 40 * i, dtype=np.uint8)).save(folder / f"{i}.png")
+    config = TrainConfig(method="laat", data=f"imagefolder:{tmp_path}", workers=2, batch_size=8,
+                         **{k: v for k, v in TINY.items() if k != "batch_size"})  # fmt: skip
+    trained = train(config, progress=False)
+    assert trained.metadata["training"]["workers"] == 2 and len(trained.metadata["log"]) == 1
+    with pytest.raises(ValueError, match="workers"):
+        TrainConfig(workers=-1)

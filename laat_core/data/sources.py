@@ -77,6 +77,13 @@ class DataSource:
 
 
 def labels_of(dataset: Dataset) -> torch.Tensor:
+    """Every label of a dataset, read without loading its images."""
+    from laat_core.data.augment import Transformed
+
+    if isinstance(dataset, Subset):
+        return labels_of(dataset.dataset)[torch.as_tensor(dataset.indices, dtype=torch.long)]
+    if isinstance(dataset, Transformed):
+        return labels_of(dataset.dataset)
     if hasattr(dataset, "tensors"):
         return dataset.tensors[1]
     if hasattr(dataset, "datasets"):  # ConcatDataset of relabelled subsets
@@ -117,3 +124,10 @@ def stack(dataset: Dataset, limit: int | None = None) -> tuple[torch.Tensor, tor
     count = len(dataset) if limit is None else min(limit, len(dataset))
     items = [dataset[i] for i in range(count)]
     return torch.stack([x for x, _ in items]), torch.tensor([int(y) for _, y in items])
+
+
+def take(images: torch.Tensor | Dataset, indices) -> torch.Tensor:
+    """The images at `indices`, from a tensor or read one by one from a dataset (nothing else is loaded)."""
+    if isinstance(images, torch.Tensor):
+        return images[torch.as_tensor(indices, dtype=torch.long)]
+    return torch.stack([images[int(i)][0] for i in indices])
