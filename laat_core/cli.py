@@ -122,6 +122,24 @@ def cmd_anchors(args) -> int:
 
 
 # ---------------------------------------------------------------- train
+def _recipe_settings(args) -> dict:
+    """A recipe's settings, less those whose flag the user gave; printed, so the run says what it used."""
+    from laat_core.data.sources import DataSource
+    from laat_core.recipes import describe, get_recipe
+
+    recipe = get_recipe(args.recipe)
+    if DataSource(args.data).kind != recipe.data_kind:
+        raise UserError(f"the {recipe.name} recipe is for --data {recipe.data_kind}:<folder>, not {args.data!r}")
+    given = getattr(args, "given_flags", set())
+    kept = {k: v for k, v in recipe.settings.items() if FLAG_OF.get(k, k) not in given}
+    print(f"recipe {recipe.name}: {recipe.description}; it sets")
+    print(describe(type(recipe)(recipe.name, recipe.data_kind, recipe.description, kept)))
+    overridden = sorted(set(recipe.settings) - set(kept))
+    if overridden:
+        print(f"  (your flags kept: {', '.join(overridden)})")
+    return kept
+
+
 def _train_templates(args) -> tuple[str, ...]:
     """--prompt (a template or 'ensemble') or --regime (a named anchor regime), never both."""
     from laat_core.anchors import ENSEMBLE_TEMPLATES, check_templates
@@ -140,42 +158,32 @@ def _train_templates(args) -> tuple[str, ...]:
     return TrainConfig().templates
 
 
+# TrainConfig field -> the `laat train` flag's argparse name, where they differ
+FLAG_OF = {"attack_steps": "steps", "attack_alpha": "alpha", "time_budget_s": "time_budget"}
+TRAIN_FIELDS = (
+    "method", "backbone", "encoder", "tau", "beta", "epochs", "batch_size", "lr", "eps", "attack_steps",
+    "attack_alpha", "fast", "bn_mode", "n_per_class", "seed", "data_seed", "time_budget_s", "anchors", "head",
+    "data", "download", "device", "augment", "workers", "lr_schedule", "select_on", "select_episodes",
+)  # fmt: skip
+
+
 def cmd_train(args) -> int:
     from laat_core.training import TrainConfig, train
 
-    config = TrainConfig(
-        method=args.method,
-        backbone=args.backbone,
-        encoder=args.encoder,
-        templates=_train_templates(args),
-        tau=args.tau,
-        beta=args.beta,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        eps=args.eps,
-        attack_steps=args.steps,
-        attack_alpha=args.alpha,
-        fast=args.fast,
-        bn_mode=args.bn_mode,
-        n_per_class=args.n_per_class,
-        seed=args.seed,
-        data_seed=args.data_seed,
-        time_budget_s=args.time_budget,
-        anchors=args.anchors,
-        head=args.head,
-        data=args.data,
-        download=args.download,
-        device=args.device,
-        augment=args.augment,
-        workers=args.workers,
-    )
-    out = Path(args.out or f"runs/shapes-{args.method}.safetensors")
+    settings = {name: getattr(args, FLAG_OF.get(name, name)) for name in TRAIN_FIELDS}
+    if args.recipe:
+        settings.update(_recipe_settings(args))
+    config = TrainConfig(templates=_train_templates(args), **settings)
+    out = Path(args.out or f"runs/shapes-{config.method}.safetensors")
     trained = train(config, out=out, resume=args.resume)
     last = trained.metadata["log"][-1]
     print(
         f"trained {config.method} for {last['epoch']} epochs; base-val clean {last['val_clean_acc']:.3f}; wrote {out}"
     )
+    if "selection" in trained.metadata:
+        chosen = trained.metadata["selection"]
+        print(f"selected: epoch {chosen['epoch']} ({chosen['label']}; score {chosen['score']:.3f}) -> "
+              f"{out.with_name(chosen['best_checkpoint'])}")  # fmt: skip
     return 0
 
 
@@ -211,6 +219,8 @@ def cmd_eval(args) -> int:
             progress=not args.json,
         )
     output = {**result.to_dict(), "device": str(device)}
+    if "selection" in trained.metadata:  # how this checkpoint's epoch was chosen travels with every result
+        output["selection"] = trained.metadata["selection"]["label"]
     if not args.no_sanity:
         output["sanity"] = _sanity(model, images, labels, spec, result)
     if args.json:
@@ -223,6 +233,8 @@ def cmd_eval(args) -> int:
     print(f"accuracy {result.accuracy:.4f} ± {result.ci95:.4f} (95% CI, n={result.n})")
     for note in result.notes:
         print(f"note: {note}")
+    if "selection" in output:
+        print(("WARNING: " if trained.metadata["selection"]["on"] == "test" else "") + f"model: {output['selection']}")
     for warning in output.get("sanity", {}).get("warnings", []):
         print(f"WARNING: {warning}")
     return 0
@@ -316,8 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     from laat_core.losses import BN_MODES
     from laat_core.methods import METHODS
     from laat_core.models.backbones import BACKBONES
+    from laat_core.recipes import RECIPES
     from laat_core.regimes import REGIMES
-    from laat_core.training import TrainConfig
+    from laat_core.selection import SELECT_CHOICES
+    from laat_core.training import LR_SCHEDULES, TrainConfig
 
     d = TrainConfig()  # every default is written once, in TrainConfig
     p = sub.add_parser("train", help="train on the embedded shapes data (base classes only)")
@@ -362,6 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=int, default=d.data_seed)
     p.add_argument("--time-budget", type=float, help="seconds; stop after the epoch that crosses it")
     p.add_argument("--device", default=d.device, help="auto (CUDA when present) | cpu | cuda | cuda:N")
+    p.add_argument("--recipe", choices=list(RECIPES), help="the paper's settings for a data set (printed; flags win)")
+    p.add_argument("--lr-schedule", default=d.lr_schedule, choices=list(LR_SCHEDULES))
+    p.add_argument(
+        "--select-on",
+        default=d.select_on,
+        choices=SELECT_CHOICES,
+        help="keep the epoch with the best PGD-20 on: val classes (clean protocol), test classes (official "
+        "code; labelled optimistic), or last",
+    )
+    p.add_argument("--select-episodes", type=EPISODES, default=d.select_episodes, help="episodes scored per epoch")
     p.add_argument(
         "--augment",
         default=d.augment,
@@ -400,11 +424,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """argparse names of the options written on the command line (a recipe never overrides those)."""
+    written = {token.split("=", 1)[0] for token in argv if token.startswith("--")}
+    found = set()
+    for action in parser._actions:  # the sub-commands' parsers hold the options
+        for sub in getattr(action, "choices", None).values() if isinstance(action, argparse._SubParsersAction) else []:
+            found |= {a.dest for a in sub._actions if written & set(a.option_strings)}
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     command = "laat"
     try:  # Ctrl-C at any moment, imports included, ends with one line
         parser = build_parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
         args = parser.parse_args(argv)
+        args.given_flags = _given_flags(parser, argv)
         command = f"laat {args.command}"
         return args.func(args)
     except (UserError, ValueError, OSError) as error:

@@ -33,6 +33,7 @@ from laat_core.device import resolve_device
 from laat_core.losses import BN_MODES
 from laat_core.methods import METHODS, Method, get_method
 from laat_core.models.classifier import DEFAULT_MEAN, DEFAULT_STD
+from laat_core.selection import SELECT_CHOICES, make_selector
 from laat_core.trained import TrainedModel, build_model, load_trained, save_trained
 
 __all__ = ["METHODS", "EpochLog", "TrainConfig", "train"]
@@ -70,6 +71,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N (laat_core.device)
     augment: str = "auto"  # auto (the data set's official recipe; none for shapes) | laat_core.data.augment names
     workers: int | None = None  # DataLoader workers; None: 0 on CPU, up to 8 per GPU process
+    lr_schedule: str = "cosine"  # cosine (per step) | official (x0.1 from epoch 60, as the official code)
+    select_on: str = "last"  # last | val | test (laat_core.selection): which epoch's model is kept as -best
+    select_episodes: int = 20  # fixed 5-way episodes scored (PGD-20) after each epoch when selecting
 
     def __post_init__(self) -> None:
         method = get_method(self.method)  # ValueError listing the registered methods
@@ -89,6 +93,10 @@ class TrainConfig:
             raise ValueError(f"unknown BatchNorm mode {self.bn_mode!r}: choose one of {', '.join(BN_MODES)}")
         if self.anchors != "auto" and self.anchors not in DECORRELATIONS:
             raise ValueError(f"unknown anchors {self.anchors!r}: use auto or one of {', '.join(DECORRELATIONS)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr schedule {self.lr_schedule!r}: use one of {', '.join(LR_SCHEDULES)}")
+        if self.select_on not in SELECT_CHOICES:
+            raise ValueError(f"unknown selection {self.select_on!r}: use one of {', '.join(SELECT_CHOICES)}")
         if self.workers is not None and self.workers < 0:
             raise ValueError("DataLoader workers must be 0 or more")
         if self.attack_steps < 1:
@@ -156,6 +164,19 @@ def make_data(config: TrainConfig):
     if augmentation.test is not None:
         val_set = Transformed(val_set, augmentation.test)
     return names["base"], names["novel"], train_set, val_set
+
+
+def _cosine(epochs: int, steps_per_epoch: int, done: int):
+    total = epochs * steps_per_epoch
+    return lambda step: 0.5 * (1 + math.cos(math.pi * min((step + done) / total, 1.0)))
+
+
+def _official(epochs: int, steps_per_epoch: int, done: int):
+    # The official code's MultiStepLR at epoch 60 (its second, 0.01x milestone never fires in 100 epochs).
+    return lambda step: 0.1 if (step + done) // steps_per_epoch >= 60 else 1.0
+
+
+LR_SCHEDULES = {"cosine": _cosine, "official": _official}  # name -> (epochs, steps/epoch, steps done) -> lambda
 
 
 def _loader_workers(config: TrainConfig, device: torch.device) -> int:
@@ -318,10 +339,19 @@ def train(
     val_loader = DataLoader(val_set, 256)
     # The attack runs on the bare module: torchattacks puts it in eval mode, and no DDP sync is needed.
     attack = _train_attack(model, config)
-    total_steps, done_steps = config.epochs * len(loader), len(logs) * len(loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(  # cosine decay per step, continued on resume
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min((step + done_steps) / total_steps, 1.0)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(  # continued on resume
+        optimizer, LR_SCHEDULES[config.lr_schedule](config.epochs, len(loader), len(logs) * len(loader))
     )
+    source = DataSource(config.data, download=config.download)
+    augmentation = resolve_augmentation(config.augment, source.kind)
+    selector = (
+        make_selector(
+            config.select_on, source, config.eps, None, config.data_seed + 7, augmentation.test, config.select_episodes
+        )
+        if _rank() == 0
+        else None
+    )
+    best_path = Path(out).with_name(Path(out).stem + "-best" + Path(out).suffix) if out and selector else None
 
     started = time.perf_counter()
     for epoch in range(len(logs), config.epochs):
@@ -338,10 +368,15 @@ def train(
                 print(json.dumps(dataclasses.asdict(entry)), flush=True)
             if on_epoch:
                 on_epoch(entry)
+            trained = TrainedModel(
+                model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), class_anchors
+            )
+            if selector is not None and selector.update(trained, epoch + 1) and best_path:
+                trained.metadata["selection"] = selector.record()
+                save_trained(best_path, trained)  # weights and metadata only: the -best file is for evaluation
             if out:
-                trained = TrainedModel(
-                    model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), class_anchors
-                )
+                if selector is not None:
+                    trained.metadata["selection"] = {**selector.record(), "best_checkpoint": best_path.name}
                 save_trained(out, trained, _optimizer_tensors(optimizer))
         over_budget = config.time_budget_s is not None and time.perf_counter() - started > config.time_budget_s
         if over_budget or (should_stop is not None and should_stop()):
@@ -350,7 +385,10 @@ def train(
         for buffer in model.buffers():  # BN running statistics: make every rank hold rank 0's
             dist.broadcast(buffer, 0)
     model.eval()
-    return TrainedModel(model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), class_anchors)
+    result = TrainedModel(model, _metadata(config, anchor_set, base, novel, spec, logs, resumed_from), class_anchors)
+    if selector is not None:
+        result.metadata["selection"] = {**selector.record(), "best_checkpoint": best_path.name if best_path else None}
+    return result
 
 
 def _train_epoch(
@@ -401,7 +439,7 @@ def _train_epoch(
 RESUME_MUST_MATCH = (
     "method", "backbone", "head", "encoder", "templates", "anchors", "tau", "beta", "batch_size", "lr",
     "momentum", "weight_decay", "eps", "attack_steps", "attack_alpha", "fast", "bn_mode", "data",
-    "n_per_class", "data_seed", "seed", "augment",
+    "n_per_class", "data_seed", "seed", "augment", "lr_schedule",
 )  # fmt: skip
 
 

@@ -50,7 +50,7 @@ class DataSource:
             return {"base": base, "novel": novel}
         if self.kind == "cifar-fs":
             split = cifar_fs_split()
-            return {"base": split["base"], "novel": split["novel"]}
+            return {"base": split["base"], "val": split["val"], "novel": split["novel"]}
         if self.kind == "imagefolder":
             missing = [s for s in ("base", "novel") if not (self.root / s).is_dir()]
             if missing:
@@ -58,7 +58,8 @@ class DataSource:
                     f"{self.root} is not an image-folder data set: it needs the folders "
                     f"{self.root / 'base'} and {self.root / 'novel'} with one folder per class"
                 )
-            return {s: sorted(p.name for p in (self.root / s).iterdir() if p.is_dir()) for s in ("base", "novel")}
+            parts = [s for s in ("base", "val", "novel") if (self.root / s).is_dir()]  # val: optional
+            return {s: sorted(p.name for p in (self.root / s).iterdir() if p.is_dir()) for s in parts}
         raise DataError(
             f"unknown data source {self.spec!r}: use shapes, shapes:<split>, cifar-fs:<root> or imagefolder:<root>"
         )
