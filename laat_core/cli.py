@@ -197,6 +197,8 @@ def cmd_eval(args) -> int:
     device = resolve_device(args.device)  # a missing GPU is a one-line error before any work
     trained = load_trained(args.checkpoint)
     trained.model.to(device)  # images follow a batch at a time (evaluation.predict_adversarial)
+    if args.protocol == "official":
+        return _official_protocol(trained, args, device)
     names = trained.names_for(args.split)
     n_per_class = args.n_per_class or (50 if args.full else 40)
     images, labels = _eval_images(trained, args, n_per_class)
@@ -236,6 +238,29 @@ def cmd_eval(args) -> int:
     if "selection" in output:
         print(("WARNING: " if trained.metadata["selection"]["on"] == "test" else "") + f"model: {output['selection']}")
     for warning in output.get("sanity", {}).get("warnings", []):
+        print(f"WARNING: {warning}")
+    return 0
+
+
+def _official_protocol(trained, args, device) -> int:
+    from laat_core.protocol import run_official, table
+
+    if not trained.zero_shot:
+        raise UserError("the official protocol is zero-shot: this checkpoint has a linear head")
+    args.split = "novel"
+    images, labels = _eval_images(trained, args, args.n_per_class or 40)
+    results, warnings = run_official(
+        trained, images, labels, "novel", args.eps, args.episodes, args.seed, progress=not args.json
+    )
+    selection = trained.metadata.get("selection", {}).get("label")
+    if args.json:
+        print(json.dumps({"rows": [r.to_dict() for r in results], "warnings": warnings, "device": str(device),
+                          "selection": selection}))  # fmt: skip
+        return 0
+    print(f"{args.checkpoint}: novel classes, zero-shot 5-way, 20 queries per class, eps {args.eps * 255:g}/255, "
+          f"on {device}" + (f"; model: {selection}" if selection else ""))  # fmt: skip
+    print(table(results))
+    for warning in warnings:
         print(f"WARNING: {warning}")
     return 0
 
@@ -413,6 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data source (default: the checkpoint's); see laat train --help")
     p.add_argument("--download", action="store_true", help="download CIFAR-100 with torchvision (online)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda | cuda:N")
+    p.add_argument(
+        "--protocol",
+        choices=("official",),
+        help="official: the paper's table (clean/FGSM/PGD-20/CW-30/AutoAttack, 5-way episodes, 2000 and 100 for "
+        "AutoAttack; --episodes caps them) on the novel classes",
+    )
     p.add_argument("--no-sanity", action="store_true", help="skip the gradient-masking checks")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)

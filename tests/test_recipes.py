@@ -89,3 +89,22 @@ def test_cifarfs_recipe_selects_on_val_classes_and_eval_labels_a_test_selection(
 def test_selecting_on_val_classes_that_the_data_set_lacks_is_refused(capsys):
     assert main(["train", "--select-on", "val", "--epochs", "1", "--n-per-class", "3"]) == 2
     assert "needs val classes" in capsys.readouterr().err
+
+
+def test_official_protocol_prints_the_paper_table(capsys):
+    """clean / FGSM / PGD-20 / CW-30 / AutoAttack on the same 5-way episodes (capped to 1 here: the default is
+    2000, and 100 for AutoAttack), with the gradient-masking checks."""
+    from laat_core.protocol import OFFICIAL_ROWS
+
+    model = "assets/models/shapes-standard.safetensors"
+    assert main(["eval", model, "--protocol", "official", "--episodes", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.splitlines()[-1])
+    rows = report["rows"]
+    assert (
+        [r["attack"] for r in rows]
+        == [row.attack for row in OFFICIAL_ROWS]
+        == ["none", "fgsm", "pgd", "cw", "autoattack"]
+    )
+    assert all(r["n"] == 100 and r["n_classes"] == 5 for r in rows) and "warnings" in report
+    accuracy = [r["accuracy"] for r in rows]
+    assert accuracy[0] >= accuracy[2] >= accuracy[4]  # the standard model falls to every attack
