@@ -94,6 +94,17 @@ STUDIES = {
         (0.05, 0.1),
         {"novel": 25, "base": 10},
     ),
+    # The temperature question (issue 8): the fill study's anchor-AT and LAAT at the pairs study's tau (0.1),
+    # every seed, so "LAAT - anchor-AT" can be read at both temperatures. Same checkpoints folder: names carry tau.
+    "fill-tau0.1": Study(
+        "fill",
+        ROOT / "benchmarks" / "ablation-fill-tau0.1",
+        ROOT / "runs" / "ablation-fill",
+        ROOT / "benchmarks" / "ablation-fill-tau0.1" / "summary.json",
+        _fast(75),
+        (0.1,),
+        {"novel": 25, "base": 10},
+    ),
 }
 study = STUDIES["pairs"]  # main() switches it with --split
 # Rows: (label, method, TrainConfig overrides). Every registered method, plus LAAT with the official
@@ -546,7 +557,7 @@ def ship(regime: str = "clip-like", seed: int = 0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=list(STUDIES), default="pairs", help="which study (STUDIES)")
+    parser.add_argument("--split", choices=list(STUDIES), default="pairs", help="which study (STUDIES): a split")
     parser.add_argument("--regimes", default=",".join(REGIMES))
     parser.add_argument("--rows", default=",".join(sorted((r[0] for r in ROWS), key=_priority)))
     parser.add_argument("--seeds", default="0,1,2")

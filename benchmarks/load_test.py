@@ -9,6 +9,7 @@ its temporary files at the end.
     python benchmarks/load_test.py --users 1,4,16 --seconds 60 --autoattack-user
     python benchmarks/load_test.py --users 4 --seconds 600 --autoattack-user --trainer-user   # memory plateau
     python benchmarks/load_test.py --users 16 --seconds 60 --burst 45                           # one greedy tab
+    python benchmarks/load_test.py --users 16 --seconds 90 --think 5 --autoattack-user          # a class at work
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ def folder_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6 if path.exists() else 0.0
 
 
-def user(url: str, seed: int, stop: float, results: dict, attack: str) -> None:
+def user(url: str, seed: int, stop: float, results: dict, attack: str, think_s: float = 0.0) -> None:
+    """One simulated user; `think_s` seconds between actions models a student reading the result (0: back to
+    back, the worst case)."""
     client = Client(url, verbose=False)
     image, _ = client.predict("red star", seed, api_name="/draw_sample")  # each user has an image of their own
     while time.monotonic() < stop:
@@ -59,6 +62,7 @@ def user(url: str, seed: int, stop: float, results: dict, attack: str) -> None:
                 results.setdefault(f"{endpoint}:{attack}", []).append(time.monotonic() - start)
             except Exception as error:  # counted and reported, the load goes on
                 results.setdefault("errors", []).append(f"{endpoint}: {str(error)[:120]}")
+            time.sleep(think_s)
 
 
 def trainer(url: str, stop: float, results: dict) -> None:
@@ -100,13 +104,22 @@ def burst(url: str, count: int, results: dict) -> None:
     results["burst"] = outcomes
 
 
-def run(users: int, seconds: float, autoattack_user: bool, trainer_user: bool = False, burst_size: int = 0) -> None:
+def run(
+    users: int,
+    seconds: float,
+    autoattack_user: bool,
+    trainer_user: bool = False,
+    burst_size: int = 0,
+    think_s: float = 0.0,
+) -> None:
     server = AppServer()
     try:
         results: dict = {}
         memory: list[float] = []
         stop = time.monotonic() + seconds
-        threads = [threading.Thread(target=user, args=(server.url, i, stop, results, "pgd")) for i in range(users)]
+        threads = [
+            threading.Thread(target=user, args=(server.url, i, stop, results, "pgd", think_s)) for i in range(users)
+        ]
         if autoattack_user:
             threads.append(threading.Thread(target=user, args=(server.url, users, stop, results, "autoattack")))
         if trainer_user:
@@ -119,6 +132,7 @@ def run(users: int, seconds: float, autoattack_user: bool, trainer_user: bool = 
             memory.append(rss_mb(server.process.pid))
             time.sleep(1)
         label = f"{users}{' + 1 AutoAttack' if autoattack_user else ''}{' + 1 trainer' if trainer_user else ''}"
+        label += f", think {think_s:g} s" if think_s else ""
         for key, values in sorted(results.items()):
             if key in ("errors", "burst"):
                 continue
@@ -148,13 +162,14 @@ def main() -> None:
     parser.add_argument("--autoattack-user", action="store_true")
     parser.add_argument("--trainer-user", action="store_true", help="one more user training back to back")
     parser.add_argument("--burst", type=int, default=0, help="one client submits this many calls at once")
+    parser.add_argument("--think", type=float, default=0.0, help="seconds each user waits between actions")
     args = parser.parse_args()
     print(
         "| users | endpoint:attack | calls | p50 s | p95 s | errors | server RSS MB | gradio temp MB |\n"
         "|---|---|---|---|---|---|---|---|"
     )
     for users in map(int, args.users.split(",")):
-        run(users, args.seconds, args.autoattack_user, args.trainer_user, args.burst)
+        run(users, args.seconds, args.autoattack_user, args.trainer_user, args.burst, args.think)
 
 
 if __name__ == "__main__":

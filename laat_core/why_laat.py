@@ -109,10 +109,18 @@ def explanation(summary: dict | None) -> str:
                 f"{anchors['expanded']['mean_offdiag']:.2f} after expansion"
             )
         lines.append("\n" + head + ".\n")  # a paragraph of its own, then its list
+        tau = summary.get("selection", {}).get(regime)
+        if tau is not None:
+            lines.append(f"- temperature tau {tau:g}, chosen on base-class validation data only.")
         paired = content.get("paired", {}).get(METRIC)
         if paired:
             lines.append(
                 f"- LAAT − anchor-AT, paired on the same images: {_verdict(paired)} ({paired['seeds']} seeds)."
+            )
+        strongest = content.get("paired", {}).get("novel|autoattack")
+        if strongest:
+            lines.append(
+                f"- the same under AutoAttack, on a subset of {strongest['images']} images: {_verdict(strongest)}."
             )
         for a, b, what in (
             ("anchor-at-expansion", "anchor-at", "expansion alone (anchor-AT + expansion − anchor-AT)"),
