@@ -52,7 +52,10 @@ def main(argv=None) -> None:
     # threads made single-image PGD-10 several times slower (benchmarks/bench_threads.py, BENCHMARKS.md).
     torch.set_num_threads(APP_TORCH_THREADS)
     demo = build_app(classroom=args.classroom)
-    demo.queue(default_concurrency_limit=2, max_size=32)
+    # No event waits in Gradio's queue behind others: every handler starts at once (Gradio's thread pool bounds
+    # the total), the slow ones take one of their page's few slots (app/jobs.py) and AutoAttack and training a
+    # server slot. A greedy tab is refused by its own page limit instead of filling a shared queue.
+    demo.queue(default_concurrency_limit=None, max_size=64)
     where = "all network interfaces" if args.host in ("0.0.0.0", "::") else args.host
     print(
         f"LAAT Lab: serving on {where}, port {args.port} (--host / GRADIO_SERVER_NAME choose the address)", flush=True

@@ -125,7 +125,15 @@ def encoder_spec(choice: str) -> str:
 
 
 # ------------------------------------------------------------------ anchor lab
-def anchor_lab(class_text: str, encoder: str, template: str, ensemble: bool, n_base: float, method: str):
+def anchor_lab(
+    class_text: str, encoder: str, template: str, ensemble: bool, n_base: float, method: str, request: gr.Request = None
+):
+    """The anchor lab (also run once when a page opens), within the page's slow-job slots."""
+    with _session_job(request):
+        return _anchor_lab(class_text, encoder, template, ensemble, n_base, method)
+
+
+def _anchor_lab(class_text: str, encoder: str, template: str, ensemble: bool, n_base: float, method: str):
     try:
         names = parse_class_names(class_text, max_classes=APP_MAX_CLASSES)
         templates = ENSEMBLE_TEMPLATES if ensemble else (template or DEFAULT_TEMPLATE,)

@@ -40,6 +40,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc; clock ticks of 1/100 s on Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100
+
+
 def folder_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6 if path.exists() else 0.0
 
@@ -126,11 +132,14 @@ def run(
             threads.append(threading.Thread(target=trainer, args=(server.url, stop, results)))
         if burst_size:
             threads.append(threading.Thread(target=burst, args=(server.url, burst_size, results)))
+        server_cpu, client_cpu = cpu_seconds(server.process.pid), time.process_time()
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):
             memory.append(rss_mb(server.process.pid))
             time.sleep(1)
+        server_cpu = cpu_seconds(server.process.pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
         label = f"{users}{' + 1 AutoAttack' if autoattack_user else ''}{' + 1 trainer' if trainer_user else ''}"
         label += f", think {think_s:g} s" if think_s else ""
         for key, values in sorted(results.items()):
@@ -144,6 +153,9 @@ def run(
                 f"{min(memory):.0f}–{max(memory):.0f} | {folder_mb(Path(tempfile.gettempdir()) / 'gradio'):.0f} |",
                 flush=True,
             )
+        calls = sum(len(v) for k, v in results.items() if k not in ("errors", "burst"))
+        print(f"  CPU seconds over the run: server {server_cpu:.0f}, simulated clients {client_cpu:.0f} "
+              f"(same machine); server CPU per call {server_cpu / max(calls, 1):.3f} s")  # fmt: skip
         for error in results.get("errors", [])[:5]:
             print(f"  error: {error}")
         if "burst" in results:

@@ -235,6 +235,30 @@ def test_each_page_gets_a_few_slow_jobs_and_is_told_when_it_has_used_them():
     assert jobs.JOBS.running() == 0
 
 
+def test_a_greedy_tab_is_refused_by_its_own_limit_and_others_are_served(server):
+    """Issue 9: one client could fill the whole queue (45 submissions); others then got "Queue is full"."""
+    classes = "red star, blue heart, green cross, red circle, cyan triangle"
+    greedy = Client(server.url, verbose=False)
+    jobs = [
+        greedy.submit(f"{classes}, class {i}", "MiniLM (offline)", "a photo of a {}.", False, 0, "expansion",
+                      api_name="/anchor_lab")
+        for i in range(24)
+    ]  # fmt: skip
+    other = Client(server.url, verbose=False)
+    start = time.monotonic()
+    other.predict(classes, "MiniLM (offline)", "a photo of a {}.", False, 0, "expansion", api_name="/anchor_lab")
+    assert time.monotonic() - start < 30
+    outcomes = []
+    for job in jobs:
+        try:
+            job.result(timeout=120)
+            outcomes.append("served")
+        except Exception as error:  # each refusal must be the page limit's message, never a full queue
+            assert "slow jobs" in str(error), str(error)
+            outcomes.append("refused")
+    assert "served" in outcomes and "refused" in outcomes
+
+
 def test_a_full_server_refuses_a_training_at_once():
     import gradio as gr
 
