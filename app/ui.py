@@ -303,9 +303,9 @@ def _downloads(label: str, outcome) -> list[str]:
     array = (outcome.adversarial.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     Image.fromarray(array).save(png, pnginfo=info)  # 8-bit PNG: exact up to the 1/255 rounding
     tensors = folder / f"{stem}.safetensors"
-    save_file(
-        {"adversarial": outcome.adversarial.contiguous(), "clean": outcome.clean.contiguous()}, str(tensors), meta
-    )
+    # Copies: when an attack returns its input unchanged (a time limit, a Stop) both tensors are one memory,
+    # which safetensors refuses to write (found by benchmarks/load_test.py).
+    save_file({"adversarial": outcome.adversarial.clone(), "clean": outcome.clean.clone()}, str(tensors), meta)
     return [str(png), str(tensors)]
 
 

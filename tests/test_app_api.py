@@ -259,6 +259,22 @@ def test_a_greedy_tab_is_refused_by_its_own_limit_and_others_are_served(server):
     assert "served" in outcomes and "refused" in outcomes
 
 
+def test_a_download_is_written_when_the_attack_returned_its_input():
+    """Found by the load test: an AutoAttack stopped by its time limit returns the clean image itself, and
+    safetensors refused to write two tensors sharing memory ("Some tensors share memory")."""
+    import torch
+    from safetensors.torch import load_file
+
+    from app import ui
+    from laat_core.attack_lab import AttackOutcome
+
+    image = torch.rand(3, 32, 32)
+    same = AttackOutcome("LAAT", "AutoAttack eps=8/255", image, image, {}, {}, "red star", "red star", "red star",
+                         False, 0.0, 60.0, "time limit reached")  # fmt: skip
+    png, tensors = ui._downloads("LAAT", same)
+    assert torch.equal(load_file(tensors)["adversarial"], image)
+
+
 def test_a_full_server_refuses_a_training_at_once():
     import gradio as gr
 
