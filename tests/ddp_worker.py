@@ -9,6 +9,8 @@ from laat_core.training import TrainConfig, train
 
 out_dir = sys.argv[1]
 bn_mode = sys.argv[2] if len(sys.argv) > 2 else "joint"
+data = sys.argv[3] if len(sys.argv) > 3 else "shapes"  # e.g. imagefolder:<root>: read per batch by workers
+streamed = {"data": data, "workers": 1, "batch_size": 8} if data != "shapes" else {"batch_size": 32}
 config = TrainConfig(
     bn_mode=bn_mode,
     method="laat",
@@ -16,9 +18,9 @@ config = TrainConfig(
     n_per_class=4,
     val_per_class=2,
     val_pgd_images=8,
-    batch_size=32,
     attack_steps=2,
     num_threads=1,
+    **streamed,
 )
 trained = train(config, progress=False)
 rank = dist.get_rank()

@@ -8,9 +8,29 @@ import torch
 from safetensors.torch import load_file
 
 
-@pytest.mark.parametrize("bn_mode, port", [("joint", 29533), ("separate", 29534)])
-def test_two_process_ddp_training_ends_with_identical_weights(tmp_path, bn_mode, port):
-    """Both BatchNorm modes under DDP: separate mode runs two forwards before one backward."""
+def _image_folder(root: Path) -> str:
+    """A small ImageFolder tree in the real layout: <root>/base/<class>/*.png and <root>/novel/<class>/*.png."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, names in {"base": ["red", "green", "blue", "pink"], "novel": ["yellow", "purple"]}.items():
+        for name in names:
+            folder = root / split / f"{name} square"
+            folder.mkdir(parents=True)
+            for i in range(10):
+                Image.fromarray(rng.integers(0, 255, (84, 84, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return f"imagefolder:{root}"
+
+
+@pytest.mark.parametrize(
+    "bn_mode, port, data", [("joint", 29533, "shapes"), ("separate", 29534, "shapes"), ("joint", 29535, "folder")]
+)
+def test_two_process_ddp_training_ends_with_identical_weights(tmp_path, bn_mode, port, data):
+    """Both BatchNorm modes under DDP (separate mode runs two forwards before one backward), and a streamed
+    ImageFolder tree read per batch by a DataLoader worker on each rank (issue 10)."""
+    if data == "folder":
+        data = _image_folder(tmp_path / "data")
     worker = Path(__file__).with_name("ddp_worker.py")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(worker.parent.parent)}
     command = [
@@ -23,6 +43,7 @@ def test_two_process_ddp_training_ends_with_identical_weights(tmp_path, bn_mode,
         str(worker),
         str(tmp_path),
         bn_mode,
+        data,
     ]
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
