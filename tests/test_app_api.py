@@ -275,6 +275,15 @@ def test_a_download_is_written_when_the_attack_returned_its_input():
     assert torch.equal(load_file(tensors)["adversarial"], image)
 
 
+def test_the_server_runs_with_two_malloc_arenas(server):
+    """Issue 9: memory kept growing over a 10-minute load test with glibc's default arenas; app/main.py
+    restarts itself once with MALLOC_ARENA_MAX=2 (RELIABILITY.md)."""
+    from pathlib import Path
+
+    environ = Path(f"/proc/{server.process.pid}/environ").read_bytes().split(b"\0")
+    assert b"MALLOC_ARENA_MAX=2" in environ or os.environ.get("MALLOC_ARENA_MAX")
+
+
 def test_a_full_server_refuses_a_training_at_once():
     import gradio as gr
 
