@@ -52,6 +52,7 @@ from laat_core.training import TrainConfig, train
 from laat_core.why_laat import (
     METRIC_LABEL,
     SPLIT_LABELS,
+    STUDY_SPLIT,
     explanation,
     load_summary,
     regime_matrices,
@@ -784,7 +785,7 @@ def why_laat_view(split_label: str = SPLIT_LABELS[next(iter(SPLIT_LABELS))]):
     if split is None:
         raise user_error(f"unknown benchmark {split_label!r}")
     summary = load_summary(split)
-    matrices = {regime: regime_matrices(regime, split) for regime in REGIMES}
+    matrices = {regime: regime_matrices(regime, STUDY_SPLIT[split]) for regime in REGIMES}
     results = row_results(summary) if summary else []
     table = [[r.regime, r.row, f"{r.mean:.3f}", f"± {r.ci95:.3f}", r.n_seeds] for r in results]
     return (

@@ -100,7 +100,7 @@ STUDIES = {
         "fill",
         ROOT / "benchmarks" / "ablation-fill-tau0.1",
         ROOT / "runs" / "ablation-fill",
-        ROOT / "benchmarks" / "ablation-fill-tau0.1" / "summary.json",
+        ROOT / "assets" / "ablation_summary_fill_tau0.1.json",
         _fast(75),
         (0.1,),
         {"novel": 25, "base": 10},
@@ -389,6 +389,11 @@ def combine() -> dict:
         "regimes": {},
     }
     summary["selection"] = selection_table(regimes)
+    summary["tau_rule"] = (
+        "chosen on base-class validation data only"
+        if len(study.taus) > 1
+        else "fixed at the pairs study's choice, to compare temperatures (not selected)"
+    )
     print(
         f"Budget: {study.budget}, conv4-wide, beta {TrainConfig.beta}, tau per regime below; eps 8/255; mean ± sd over seeds\n"
     )

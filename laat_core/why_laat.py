@@ -25,11 +25,17 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SUMMARY = ASSETS / "ablation_summary.json"
 # One ablation per split of the shapes data; the fill split is the benchmark built to tell methods apart
 # (the pairs split's novel classes fail for structural reasons; BENCHMARKS.md), so it is shown first.
-SUMMARIES = {"fill": ASSETS / "ablation_summary_fill.json", "pairs": SUMMARY}
+SUMMARIES = {
+    "fill": ASSETS / "ablation_summary_fill.json",
+    "fill-tau0.1": ASSETS / "ablation_summary_fill_tau0.1.json",
+    "pairs": SUMMARY,
+}
 SPLIT_LABELS = {
     "fill": "fill split: 128 classes, colour × shape × solid/outlined",
+    "fill-tau0.1": "fill split at tau 0.1: is expansion more than a temperature?",
     "pairs": "pairs split: 64 classes, colour × shape",
 }
+STUDY_SPLIT = {"fill": "fill", "fill-tau0.1": "fill", "pairs": "pairs"}  # the shapes split each study used
 METRIC = "novel|pgd"  # the headline: novel classes (zero-shot), PGD-20 at 8/255
 METRIC_LABEL = "novel-class accuracy under PGD-20 at 8/255"
 
@@ -111,7 +117,8 @@ def explanation(summary: dict | None) -> str:
         lines.append("\n" + head + ".\n")  # a paragraph of its own, then its list
         tau = summary.get("selection", {}).get(regime)
         if tau is not None:
-            lines.append(f"- temperature tau {tau:g}, chosen on base-class validation data only.")
+            rule = summary.get("tau_rule", "chosen on base-class validation data only")
+            lines.append(f"- temperature tau {tau:g}, {rule}.")
         paired = content.get("paired", {}).get(METRIC)
         if paired:
             lines.append(

@@ -422,7 +422,7 @@ def test_train_live_short_run(client):
     )
 
 
-@pytest.mark.parametrize("split", ["pairs", "fill"])
+@pytest.mark.parametrize("split", ["pairs", "fill", "fill-tau0.1"])
 def test_why_laat_view(client, split):
     from laat_core.why_laat import SPLIT_LABELS, load_summary
 
@@ -432,7 +432,7 @@ def test_why_laat_view(client, split):
         assert "not been run" in text
     else:
         assert text.startswith("**Metric:**") and "mild" in text and "clip-like" in text
-        assert f"{split} split" in text
+        assert f"{split.split('-')[0]} split" in text
         assert {row[1] for row in table["data"]} >= {"anchor-at", "laat"}
     expect_error(client, "unknown benchmark|not in the list", "<b>tiny</b>", api_name="/why_laat")
 

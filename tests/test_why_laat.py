@@ -60,9 +60,9 @@ def test_one_seed_says_there_is_no_interval_and_a_loss_is_not_called_a_gain():
 
 
 def test_each_split_has_its_summary_label_and_the_text_names_the_split():
-    from laat_core.why_laat import SPLIT_LABELS, SUMMARIES
+    from laat_core.why_laat import SPLIT_LABELS, STUDY_SPLIT, SUMMARIES
 
-    assert set(SUMMARIES) == set(SPLIT_LABELS) == {"pairs", "fill"}
+    assert set(SUMMARIES) == set(SPLIT_LABELS) == set(STUDY_SPLIT) == {"pairs", "fill", "fill-tau0.1"}
     summary = _summary([0.01, 0.02, 0.03])
     summary["split"] = "fill"
     assert "fill split, 8 epochs" in explanation(summary)
