@@ -19,7 +19,7 @@ if not os.environ.get("LAAT_CLIP"):
 # starts, so the process restarts itself once with it set (never when it is already set, e.g. to tune it).
 if "MALLOC_ARENA_MAX" not in os.environ and sys.platform.startswith("linux") and __name__ == "__main__":
     os.environ["MALLOC_ARENA_MAX"] = "2"
-    os.execv(sys.executable, [sys.executable, *sys.argv])
+    os.execv(sys.executable, getattr(sys, "orig_argv", [sys.executable, *sys.argv]))  # keeps -u, -X, -m …
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python app/main.py` from a checkout, without installing

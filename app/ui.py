@@ -71,8 +71,10 @@ AUTOATTACK_TIME_LIMIT_S = 60.0  # per model, checked at every forward pass insid
 # A running AutoAttack or training stops when its page stops listening: the page gets an update every
 # PROGRESS_EVERY_S, and a worker whose page has not asked for one in CLIENT_GONE_S (tab closed, network gone, Stop
 # pressed) gives up at its next forward pass (AutoAttack) or batch (training).
+# Gradio closes the generator when a page leaves (the main path); the poll is a fallback, long enough that a
+# busy server's thread pool resuming a generator late is not mistaken for a page that left.
 PROGRESS_EVERY_S = 0.5
-CLIENT_GONE_S = 5.0
+CLIENT_GONE_S = 30.0
 APP_MAX_CLASSES = 300  # heatmaps and UMAP of more classes are unreadable and slow in a browser
 CIFAR10 = "airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck"
 MINILM = "MiniLM (offline)"
@@ -359,7 +361,11 @@ def _attacks_with_progress(args: tuple, attack: str):
             AUTOATTACK_SLOTS.release()  # held until the work really ends, not until the page leaves
 
     worker = threading.Thread(target=work, daemon=True)
-    worker.start()
+    try:
+        worker.start()
+    except BaseException:
+        AUTOATTACK_SLOTS.release()  # the worker never ran, so it cannot release its slot
+        raise
     try:
         while worker.is_alive():
             worker.join(PROGRESS_EVERY_S)
@@ -575,6 +581,7 @@ def train_live(
             tau=float(tau),
             beta=float(beta),
             attack_steps=TRAIN_TAB_STEPS,
+            workers=0,  # never fork DataLoader workers from the multi-threaded server
             val_per_class=10,
             val_pgd_images=96,
         )
@@ -623,7 +630,12 @@ def _train_live(config: TrainConfig, method: str, session_models):
             TRAININGS.release()  # when the work ends, not when the page leaves
             updates.put(None)
 
-    threading.Thread(target=work, daemon=True).start()
+    try:
+        threading.Thread(target=work, daemon=True).start()
+    except BaseException:
+        TRAININGS.release()  # the worker never ran, so it cannot release its slot
+        _STOP_FLAGS.pop(run_id, None)
+        raise
     log: list[dict] = []
     started = time.perf_counter()
     try:

@@ -243,12 +243,15 @@ def cmd_eval(args) -> int:
 
 
 def _official_protocol(trained, args, device) -> int:
+    from laat_core.data.sources import DataSource
     from laat_core.protocol import run_official, table
 
     if not trained.zero_shot:
         raise UserError("the official protocol is zero-shot: this checkpoint has a linear head")
     args.split = "novel"
-    images, labels = _eval_images(trained, args, args.n_per_class or 40)
+    generated = DataSource(args.data or str(trained.metadata.get("data", {}).get("source", "shapes"))).kind == "shapes"
+    # Real data: every test image, as the official code samples episodes from all of them; generated: 40 per class.
+    images, labels = _eval_images(trained, args, args.n_per_class or (40 if generated else None))
     results, warnings = run_official(
         trained, images, labels, "novel", args.eps, args.episodes, args.seed, progress=not args.json
     )
@@ -335,7 +338,10 @@ def cmd_info(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from laat_core.anchors import DEFAULT_TEMPLATE
 
-    parser = argparse.ArgumentParser(prog="laat", description="LAAT Lab: anchors, training and honest robustness.")
+    # No abbreviated options: a recipe must see every flag the user typed (_given_flags matches whole names).
+    parser = argparse.ArgumentParser(
+        prog="laat", description="LAAT Lab: anchors, training and honest robustness.", allow_abbrev=False
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("anchors", help="encode class names, de-correlate, print statistics, export")
@@ -359,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     from laat_core.training import LR_SCHEDULES, TrainConfig
 
     d = TrainConfig()  # every default is written once, in TrainConfig
-    p = sub.add_parser("train", help="train on the embedded shapes data (base classes only)")
+    p = sub.add_parser("train", allow_abbrev=False, help="train on the embedded shapes data (base classes only)")
     p.add_argument(
         "--method",
         default=d.method,

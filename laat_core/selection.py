@@ -40,6 +40,17 @@ class Selector:
     best_epoch: int = 0
 
     def score(self, trained) -> float:
+        """Fixed episodes under PGD-20. The attack seeds torch's generator; that state is restored afterwards, so
+        selecting does not change the training run it watches."""
+        import torch
+
+        from laat_core.device import device_of
+
+        device = device_of(trained.model)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            return self._score(trained)
+
+    def _score(self, trained) -> float:
         from laat_core.evaluation import evaluate_episodes
 
         head = trained.head_for(self.names)

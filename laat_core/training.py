@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from laat_core.anchors import DEFAULT_TEMPLATE, encode_anchors
+from laat_core.checkpoint import read_metadata
 from laat_core.data.augment import AUGMENTATIONS, Transformed, resolve_augmentation
 from laat_core.data.sources import DataSource, hold_out, stack
 from laat_core.decorrelation import METHODS as DECORRELATIONS
@@ -184,8 +185,8 @@ def _loader_workers(config: TrainConfig, device: torch.device) -> int:
     process sharing the machine's cores (real data is decoded and augmented while the GPU trains)."""
     if config.workers is not None:
         return config.workers
-    if device.type != "cuda":
-        return 0
+    if device.type != "cuda" or DataSource(config.data).kind == "shapes":
+        return 0  # generated images are already tensors in memory: workers would only copy them
     per_process = (os.cpu_count() or 1) // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
     return max(0, min(8, per_process - 1))
 
@@ -352,6 +353,9 @@ def train(
         else None
     )
     best_path = Path(out).with_name(Path(out).stem + "-best" + Path(out).suffix) if out and selector else None
+    if selector is not None and resume:  # the best epoch before the cut still counts
+        before = read_metadata(resume).get("selection") or {}
+        selector.best_score, selector.best_epoch = float(before.get("score", -1.0)), int(before.get("epoch", 0))
 
     started = time.perf_counter()
     for epoch in range(len(logs), config.epochs):
@@ -401,7 +405,7 @@ def _train_epoch(
     for x, y in batches:
         if should_stop is not None and should_stop():
             break  # cancelled: the epoch is logged as far as it got
-        x, y = x.to(device), y.to(device)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         x_adv = attack(x, y) if attack is not None else None
         net.train()
         result = config.method_spec.loss(net, x, x_adv, y, config.beta, config.bn_mode)
@@ -439,7 +443,7 @@ def _train_epoch(
 RESUME_MUST_MATCH = (
     "method", "backbone", "head", "encoder", "templates", "anchors", "tau", "beta", "batch_size", "lr",
     "momentum", "weight_decay", "eps", "attack_steps", "attack_alpha", "fast", "bn_mode", "data",
-    "n_per_class", "data_seed", "seed", "augment", "lr_schedule",
+    "n_per_class", "data_seed", "seed", "augment", "lr_schedule", "select_on", "select_episodes",
 )  # fmt: skip
 
 

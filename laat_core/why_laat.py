@@ -164,6 +164,11 @@ def _regime_contrast(summary: dict) -> str:
             f"in the clip-like regime against {mild:+.3f} in the mild one (see the intervals above before reading a "
             "trend)."
         )
+    if crowded > mild:
+        return (
+            f"LAAT's thesis predicts a larger gain where anchors are crowded; here LAAT − anchor-AT is higher there "
+            f"but not a gain ({crowded:+.3f} clip-like vs {mild:+.3f} mild)."
+        )
     return (
         f"LAAT's thesis predicts a larger gain where anchors are crowded; here LAAT − anchor-AT is not larger there "
         f"({crowded:+.3f} clip-like vs {mild:+.3f} mild)."

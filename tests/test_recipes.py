@@ -108,3 +108,23 @@ def test_official_protocol_prints_the_paper_table(capsys):
     assert all(r["n"] == 100 and r["n_classes"] == 5 for r in rows) and "warnings" in report
     accuracy = [r["accuracy"] for r in rows]
     assert accuracy[0] >= accuracy[2] >= accuracy[4]  # the standard model falls to every attack
+
+
+def test_abbreviated_flags_are_refused_so_a_recipe_cannot_override_them(capsys):
+    """`--epoch 10` used to parse as --epochs but was invisible to the recipe, which then replaced it."""
+    with pytest.raises(SystemExit):
+        main(["train", "--recipe", "official-cifarfs", "--epoch", "1"])
+    assert "unrecognized arguments: --epoch" in capsys.readouterr().err
+
+
+def test_a_resumed_run_remembers_its_best_epoch(tmp_path):
+    from laat_core.training import train
+
+    tiny = dict(n_per_class=3, val_per_class=2, val_pgd_images=16, batch_size=48, attack_steps=1, select_on="test",
+                select_episodes=1)  # fmt: skip
+    out = tmp_path / "m.safetensors"
+    first = train(TrainConfig(method="laat", epochs=1, **tiny), out=out, progress=False)
+    resumed = train(TrainConfig(method="laat", epochs=2, **tiny), out=out, resume=out, progress=False)
+    assert resumed.metadata["selection"]["score"] >= first.metadata["selection"]["score"]
+    with pytest.raises(ValueError, match="another select_on"):
+        train(TrainConfig(method="laat", epochs=3, **{**tiny, "select_on": "last"}), resume=out, progress=False)

@@ -66,3 +66,13 @@ def test_each_split_has_its_summary_label_and_the_text_names_the_split():
     summary = _summary([0.01, 0.02, 0.03])
     summary["split"] = "fill"
     assert "fill split, 8 epochs" in explanation(summary)
+
+
+def test_a_higher_but_negative_difference_is_not_called_a_gain():
+    summary = _summary([0.01, 0.02, 0.03])
+    for regime, mean in (("mild", -0.05), ("clip-like", -0.01)):  # each regime its own dict
+        summary["regimes"][regime] = {
+            **summary["regimes"][regime],
+            "paired": {"novel|pgd": {"mean": mean, "ci95_over_seeds": 0.01, "seeds": 3, "per_seed": [mean] * 3}},
+        }
+    assert "higher there but not a gain" in explanation(summary)
