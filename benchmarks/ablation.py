@@ -105,6 +105,17 @@ STUDIES = {
         (0.1,),
         {"novel": 25, "base": 10},
     ),
+    # The grid's edge (issue 8): base-class validation at tau 0.025 only (--select), to see whether the fill
+    # study's rule should have looked lower. Not a selection: its grid was fixed at {0.05, 0.1} before the run.
+    "fill-edge": Study(
+        "fill",
+        ROOT / "benchmarks" / "ablation-fill-edge",
+        ROOT / "runs" / "ablation-fill",
+        ROOT / "benchmarks" / "ablation-fill-edge" / "summary.json",
+        _fast(75),
+        (0.025,),
+        {"novel": 25, "base": 10},
+    ),
 }
 study = STUDIES["pairs"]  # main() switches it with --split
 # Rows: (label, method, TrainConfig overrides). Every registered method, plus LAAT with the official
