@@ -174,7 +174,10 @@ def cmd_train(args) -> int:
     if args.recipe:
         settings.update(_recipe_settings(args))
     config = TrainConfig(templates=_train_templates(args), **settings)
-    out = Path(args.out or f"runs/shapes-{config.method}.safetensors")
+    from laat_core.data.sources import DataSource
+
+    # Default name after the data kind: a CIFAR-FS recipe run is not called "shapes-…".
+    out = Path(args.out or f"runs/{DataSource(config.data).kind}-{config.method}.safetensors")
     trained = train(config, out=out, resume=args.resume)
     last = trained.metadata["log"][-1]
     print(
@@ -426,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=d.workers, help="DataLoader workers (default: 0 on CPU, up to 8 on GPU)"
     )
     p.add_argument("--resume", help="checkpoint to continue from")
-    p.add_argument("--out", type=checkpoint_out, help="checkpoint path (default runs/shapes-<method>.safetensors)")
+    p.add_argument("--out", type=checkpoint_out, help="checkpoint path (default runs/<data kind>-<method>.safetensors)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="clean and robust accuracy with 95%% intervals")
