@@ -174,6 +174,8 @@ def cmd_train(args) -> int:
     if args.recipe:
         settings.update(_recipe_settings(args))
     config = TrainConfig(templates=_train_templates(args), **settings)
+    if config.lr_schedule == "official" and config.epochs <= 60:
+        print(f"note: the official schedule lowers the lr at epoch 60; with {config.epochs} epochs it stays constant")
     from laat_core.data.sources import DataSource
 
     # Default name after the data kind: a CIFAR-FS recipe run is not called "shapes-…".
