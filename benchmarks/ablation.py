@@ -32,7 +32,7 @@ import os
 import platform
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -94,29 +94,23 @@ STUDIES = {
         (0.05, 0.1),
         {"novel": 25, "base": 10},
     ),
-    # The temperature question (issue 8): the fill study's anchor-AT and LAAT at the pairs study's tau (0.1),
-    # every seed, so "LAAT - anchor-AT" can be read at both temperatures. Same checkpoints folder: names carry tau.
-    "fill-tau0.1": Study(
-        "fill",
-        ROOT / "benchmarks" / "ablation-fill-tau0.1",
-        ROOT / "runs" / "ablation-fill",
-        ROOT / "assets" / "ablation_summary_fill_tau0.1.json",
-        _fast(75),
-        (0.1,),
-        {"novel": 25, "base": 10},
-    ),
-    # The grid's edge (issue 8): base-class validation at tau 0.025 only (--select), to see whether the fill
-    # study's rule should have looked lower. Not a selection: its grid was fixed at {0.05, 0.1} before the run.
-    "fill-edge": Study(
-        "fill",
-        ROOT / "benchmarks" / "ablation-fill-edge",
-        ROOT / "runs" / "ablation-fill",
-        ROOT / "benchmarks" / "ablation-fill-edge" / "summary.json",
-        _fast(75),
-        (0.025,),
-        {"novel": 25, "base": 10},
-    ),
 }
+# The temperature question (issue 8): the fill study's anchor-AT and LAAT at the pairs study's tau (0.1), every
+# seed, so "LAAT - anchor-AT" can be read at both temperatures. Same checkpoints folder: names carry tau.
+STUDIES["fill-tau0.1"] = replace(
+    STUDIES["fill"],
+    results=ROOT / "benchmarks" / "ablation-fill-tau0.1",
+    summary=ROOT / "assets" / "ablation_summary_fill_tau0.1.json",
+    taus=(0.1,),
+)
+# The grid's edge: base-class validation at tau 0.025 only (--select), to see whether the fill study's rule should
+# have looked lower. Not a selection: its grid was fixed at {0.05, 0.1} before the run.
+STUDIES["fill-edge"] = replace(
+    STUDIES["fill"],
+    results=ROOT / "benchmarks" / "ablation-fill-edge",
+    summary=ROOT / "benchmarks" / "ablation-fill-edge" / "summary.json",
+    taus=(0.025,),
+)
 study = STUDIES["pairs"]  # main() switches it with --split
 # Rows: (label, method, TrainConfig overrides). Every registered method, plus LAAT with the official
 # code's separate BatchNorm passes (the default is chosen from this pair by base-val PGD-10).

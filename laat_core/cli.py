@@ -133,7 +133,7 @@ def _recipe_settings(args) -> dict:
     given = getattr(args, "given_flags", set())
     kept = {k: v for k, v in recipe.settings.items() if FLAG_OF.get(k, k) not in given}
     print(f"recipe {recipe.name}: {recipe.description}; it sets")
-    print(describe(type(recipe)(recipe.name, recipe.data_kind, recipe.description, kept)))
+    print(describe(kept))
     overridden = sorted(set(recipe.settings) - set(kept))
     if overridden:
         print(f"  (your flags kept: {', '.join(overridden)})")

@@ -58,10 +58,10 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def describe(recipe: Recipe) -> str:
+def describe(settings: dict) -> str:
     """What a recipe sets, one line per setting (eps and alpha in 1/255)."""
 
     def shown(key: str, value) -> str:
         return f"{value * 255:g}/255" if key in ("eps", "attack_alpha") else str(value)
 
-    return "\n".join(f"  {key} = {shown(key, value)}" for key, value in recipe.settings.items())
+    return "\n".join(f"  {key} = {shown(key, value)}" for key, value in settings.items())
