@@ -78,7 +78,8 @@ similar) and *clip-like* (a long shared prompt, anchors as crowded as the offici
 trained with the same backbone and budget on the base classes, with several training seeds, and attacked on the
 novel classes it never saw. The heatmaps show each regime's anchors before and after expansion; the bars show
 what each method achieved, with 95% intervals over training seeds. The text below is written from those numbers.
-Two benchmarks: the **fill split** adds a third attribute (solid or outlined), so every novel class combines
-attribute pairs the model has seen; in the older **pairs split** some novel colour/shape pairs fail for every
-robust model, whatever its anchors (BENCHMARKS.md explains why).
+Pick a benchmark: the **fill split** adds a third attribute (solid or outlined), so every novel class combines
+attribute pairs the model has seen; the same split **at tau 0.1** asks whether expansion does more than a lower
+temperature would; in the older **pairs split** some novel colour/shape pairs fail for every robust model,
+whatever its anchors (BENCHMARKS.md explains why).
 """
