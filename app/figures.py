@@ -19,21 +19,25 @@ def safe(names: list[str]) -> list[str]:
 def cosine_heatmaps(names: list[str], before: np.ndarray, after: np.ndarray, method: str) -> go.Figure:
     """Before and after side by side on one shared colour scale, hover shows both class names."""
     names = safe(names)
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("before: raw anchors", f"after: {method}"), horizontal_spacing=0.08
-    )
     hover = "row: %{y}<br>column: %{x}<br>cosine: %{z:.3f}<extra></extra>"
     # Long names would squeeze the matrices to slivers: ticks show a shortened name, the hover the full one.
     ticks = {"tickvals": names, "ticktext": [_short(n) for n in names], "showticklabels": len(names) <= 40}
-    for col, matrix in ((1, before), (2, after)):
-        fig.add_trace(go.Heatmap(z=matrix, x=names, y=names, coloraxis="coloraxis", hovertemplate=hover), 1, col)
-        fig.update_yaxes(autorange="reversed", row=1, col=col, **ticks)
-        fig.update_xaxes(row=1, col=col, **ticks)
-    fig.update_layout(
+    fig = _side_by_side(
+        ("before: raw anchors", f"after: {method}"),
+        gap=0.08,
+        xaxis=ticks,
+        xaxis2=ticks,
+        yaxis={"autorange": "reversed", **ticks},
+        yaxis2={"autorange": "reversed", **ticks},
         coloraxis={"colorscale": "RdBu_r", "cmin": -1, "cmax": 1, "colorbar": {"title": "cosine"}},
         height=520,
         margin={"t": 40, "l": 10, "r": 10, "b": 10},
     )
+    for axes, matrix in ((("x", "y"), before), (("x2", "y2"), after)):
+        fig.add_trace(
+            go.Heatmap(z=matrix, x=names, y=names, coloraxis="coloraxis", hovertemplate=hover, xaxis=axes[0],
+                       yaxis=axes[1])
+        )  # fmt: skip
     return fig
 
 
@@ -45,35 +49,38 @@ def _short(name: str) -> str:
 
 
 def cosine_histogram(before: np.ndarray, after: np.ndarray) -> go.Figure:
-    fig = go.Figure()
     bins = {"start": -1, "end": 1, "size": 0.02}
-    fig.add_trace(go.Histogram(x=before, name="before", xbins=bins, opacity=0.6))
-    fig.add_trace(go.Histogram(x=after, name="after", xbins=bins, opacity=0.6))
-    fig.update_layout(
-        barmode="overlay",
-        height=300,
-        xaxis_title="pairwise cosine similarity",
-        yaxis_title="pairs",
-        margin={"t": 30, "l": 10, "r": 10, "b": 10},
+    return go.Figure(
+        data=[
+            go.Histogram(x=before, name="before", xbins=bins, opacity=0.6),
+            go.Histogram(x=after, name="after", xbins=bins, opacity=0.6),
+        ],
+        layout={
+            "barmode": "overlay",
+            "height": 300,
+            "xaxis": {"title": {"text": "pairwise cosine similarity"}},
+            "yaxis": {"title": {"text": "pairs"}},
+            "margin": {"t": 30, "l": 10, "r": 10, "b": 10},
+        },
     )
-    return fig
 
 
 def anchor_maps(names: list[str], before: np.ndarray, after: np.ndarray, method_label: str, n_base: int) -> go.Figure:
     names = safe(names)
     # Two separate fits: distances within a panel mean something, positions across the panels do not.
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=(f"before ({method_label}, own fit)", f"after ({method_label}, own fit)"),
+    fig = _side_by_side(
+        (f"before ({method_label}, own fit)", f"after ({method_label}, own fit)"),
+        height=420,
+        margin={"t": 40, "l": 10, "r": 10, "b": 10},
     )
     kind = ["base" if i < n_base else "novel" for i in range(len(names))]
-    for col, coords in ((1, before), (2, after)):
+    traces = []
+    for axes, coords in ((("x", "y"), before), (("x2", "y2"), after)):
         for group, symbol in (("base", "circle"), ("novel", "diamond")):
             rows = [i for i, k in enumerate(kind) if k == group]
             if not rows:
                 continue
-            fig.add_trace(
+            traces.append(
                 go.Scatter(
                     x=coords[rows, 0],
                     y=coords[rows, 1],
@@ -82,29 +89,31 @@ def anchor_maps(names: list[str], before: np.ndarray, after: np.ndarray, method_
                     textposition="top center",
                     name=group,
                     marker={"symbol": symbol, "size": 9, "color": GROUP_COLOURS[group]},
-                    showlegend=col == 1,
+                    showlegend=axes[0] == "x",
                     hovertemplate="%{text}<extra>" + group + "</extra>",
-                ),
-                1,
-                col,
+                    xaxis=axes[0],
+                    yaxis=axes[1],
+                )
             )
-    fig.update_layout(height=420, margin={"t": 40, "l": 10, "r": 10, "b": 10})
+    fig.add_traces(traces)  # one update: each add_trace re-validates the figure
     return fig
 
 
 def probability_bars(before: dict[str, float], after: dict[str, float], title: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_trace(go.Bar(y=safe(list(before)), x=list(before.values()), orientation="h", name="clean"))
-    fig.add_trace(go.Bar(y=safe(list(after)), x=list(after.values()), orientation="h", name="adversarial"))
-    fig.update_layout(
-        title=html.escape(title, quote=False),
-        barmode="group",
-        height=300,
-        xaxis={"range": [0, 1], "title": "probability"},
-        yaxis={"autorange": "reversed"},
-        margin={"t": 40, "l": 10, "r": 10, "b": 10},
+    return go.Figure(
+        data=[
+            go.Bar(y=safe(list(before)), x=list(before.values()), orientation="h", name="clean"),
+            go.Bar(y=safe(list(after)), x=list(after.values()), orientation="h", name="adversarial"),
+        ],
+        layout={
+            "title": {"text": html.escape(title, quote=False)},
+            "barmode": "group",
+            "height": 300,
+            "xaxis": {"range": [0, 1], "title": {"text": "probability"}},
+            "yaxis": {"autorange": "reversed"},
+            "margin": {"t": 40, "l": 10, "r": 10, "b": 10},
+        },
     )
-    return fig
 
 
 def robustness_curves(points: list[dict]) -> go.Figure:
@@ -193,15 +202,37 @@ def method_bars(results: list, metric_label: str) -> go.Figure:
     return fig
 
 
+def _side_by_side(titles: tuple[str, str], gap: float = 0.1, **layout) -> go.Figure:
+    """Two panels side by side, laid out in one constructor: make_subplots and per-panel update calls cost most
+    of each figure's time (plotly validates every update), and the app builds several figures per call
+    (benchmarks: `python benchmarks/bench_figures.py`)."""
+    width = (1.0 - gap) / 2
+    left, right = layout.pop("xaxis", {}), layout.pop("xaxis2", {})
+    return go.Figure(
+        layout={
+            "xaxis": {"domain": [0.0, width], **left},
+            "xaxis2": {"domain": [1.0 - width, 1.0], "anchor": "y2", **right},
+            "yaxis2": {"anchor": "x2", **layout.pop("yaxis2", {})},
+            "annotations": [
+                {"text": title, "x": x, "y": 1.0, "xref": "paper", "yref": "paper", "xanchor": "center",
+                 "yanchor": "bottom", "showarrow": False, "font": {"size": 16}}
+                for title, x in zip(titles, (width / 2, 1.0 - width / 2), strict=True)
+            ],
+            **layout,
+        }
+    )  # fmt: skip
+
+
 def anchor_space(space, label: str, true_class: str) -> go.Figure:
     """The clean and the adversarial image's features among the anchors (PCA of the anchors), and their
     cosine to every anchor: the picture of an attack pushing a feature from one anchor towards another."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("features among the anchors (PCA)", "cosine to each anchor"))
+    fig = _side_by_side(("features among the anchors (PCA)", "cosine to each anchor"))
     if space is None:
-        fig.add_annotation(text="this model has no anchors (linear head)", showarrow=False, row=1, col=1)
+        fig.add_annotation(text="this model has no anchors (linear head)", showarrow=False, x=0.225, y=0.5,
+                           xref="paper", yref="paper")  # fmt: skip
         return fig
     names = safe(space.names)
-    fig.add_trace(
+    traces = [
         go.Scatter(
             x=space.anchors_2d[:, 0],
             y=space.anchors_2d[:, 1],
@@ -210,52 +241,41 @@ def anchor_space(space, label: str, true_class: str) -> go.Figure:
             textposition="top center",
             name="anchors",
             marker={"color": "#888", "size": 8},
-        ),
-        1,
-        1,
-    )
+        )
+    ]
     for point, name, symbol, colour in (
         (space.clean_2d, "clean image", "circle", "#2ca02c"),
         (space.adversarial_2d, "adversarial image", "x", "#d62728"),
     ):
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=[point[0]],
                 y=[point[1]],
                 mode="markers",
                 name=name,
                 marker={"symbol": symbol, "size": 14, "color": colour},
-            ),
-            1,
-            1,
-        )
-    order = sorted(range(len(names)), key=lambda i: -max(space.cos_clean[i], space.cos_adversarial[i]))[:8]
-    fig.add_trace(
-        go.Bar(
-            x=[names[i] for i in order], y=[space.cos_clean[i] for i in order], name="clean", marker_color="#2ca02c"
-        ),
-        1,
-        2,
-    )
-    fig.add_trace(
-        go.Bar(
-            x=[names[i] for i in order],
-            y=[space.cos_adversarial[i] for i in order],
-            name="adversarial",
-            marker_color="#d62728",
-        ),
-        1,
-        2,
-    )
-    if true_class in space.names:
-        i = space.names.index(true_class)
-        fig.update_layout(
-            title=html.escape(
-                f"{label}: cosine to '{true_class}' {space.cos_clean[i]:.2f} → {space.cos_adversarial[i]:.2f}",
-                quote=False,
             )
         )
+    order = sorted(range(len(names)), key=lambda i: -max(space.cos_clean[i], space.cos_adversarial[i]))[:8]
+    for values, name, colour in (
+        (space.cos_clean, "clean", "#2ca02c"),
+        (space.cos_adversarial, "adversarial", "#d62728"),
+    ):
+        traces.append(
+            go.Bar(
+                x=[names[i] for i in order], y=[values[i] for i in order], name=name, marker_color=colour,
+                xaxis="x2", yaxis="y2",
+            )
+        )  # fmt: skip
+    fig.add_traces(traces)  # one update: each add_trace re-validates the figure
+    title = None
+    if true_class in space.names:
+        i = space.names.index(true_class)
+        title = html.escape(
+            f"{label}: cosine to '{true_class}' {space.cos_clean[i]:.2f} → {space.cos_adversarial[i]:.2f}", quote=False
+        )
     fig.update_layout(
+        title=title,
         barmode="group",
         height=440,
         margin={"t": 60, "l": 10, "r": 10, "b": 10},

@@ -217,16 +217,31 @@ def _png(tensor) -> str:
     from PIL import Image, PngImagePlugin
 
     OUTPUT_ROOT.mkdir(exist_ok=True)
-    now = time.time()
-    for old in OUTPUT_ROOT.iterdir():
-        with contextlib.suppress(OSError):
-            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
-                shutil.rmtree(old) if old.is_dir() else old.unlink()
+    _delete_old_outputs()
     info = PngImagePlugin.PngInfo()
     info.add_text("laat-lab-result", uuid.uuid4().hex)
     path = OUTPUT_ROOT / f"{uuid.uuid4().hex}.png"
     Image.fromarray(_to_uint8(tensor)).save(path, pnginfo=info)
     return str(path)
+
+
+CLEANUP_EVERY_S = 60.0  # scanning the folder on every image cost 2/3 of each image's time under load (py-spy)
+_cleanup = {"last": 0.0, "lock": threading.Lock()}
+
+
+def _delete_old_outputs() -> None:
+    """Delete result files older than OUTPUT_MAX_AGE_S, at most once a minute (one thread at a time)."""
+    now = time.time()
+    if now - _cleanup["last"] < CLEANUP_EVERY_S or not _cleanup["lock"].acquire(blocking=False):
+        return
+    try:
+        _cleanup["last"] = now
+        for old in OUTPUT_ROOT.iterdir():
+            with contextlib.suppress(OSError):
+                if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+                    shutil.rmtree(old) if old.is_dir() else old.unlink()
+    finally:
+        _cleanup["lock"].release()
 
 
 def _to_uint8(tensor) -> np.ndarray:
@@ -258,6 +273,7 @@ def _transfer_note(target_label, session_models, outcome, names) -> str:
 
 ATTACK_VIEW_SIZE = 7  # outputs per model: clean, adversarial, perturbation, bars, summary, downloads, space
 ATTACK_SUMMARY_INDEX = 4
+ATTACK_DOWNLOAD_INDEX = 5  # cleared by an attack, filled by the Download button: files cost server time per call
 
 
 def _outcome_view(label, outcome) -> list:
@@ -275,9 +291,17 @@ def _outcome_view(label, outcome) -> list:
         _png(outcome.perturbation_image()),
         bars,
         summary,
-        _downloads(label, outcome),
+        None,  # a new attack clears the previous downloads; the Download button writes this one's
         figures.anchor_space(outcome.space, label, outcome.label),
     ]
+
+
+def download_examples(last_attack):
+    """The Download button: the last attack's adversarial examples, written only when asked for (writing
+    and serving four files with every attack was a measured share of the server's time under load)."""
+    if not last_attack:
+        raise gr.Error("Attack first: there is no adversarial example to download yet.")
+    return [_downloads(label, outcome) for label, outcome in last_attack]
 
 
 def _downloads(label: str, outcome) -> list[str]:
@@ -409,7 +433,7 @@ def _watch(model_label: str, status: dict, gone) -> AttackWatch:
 
 def _progress_outputs(text: str) -> list:
     """Every attack-lab output left as it is, except model A's summary, which shows the progress."""
-    outputs = [gr.update() for _ in range(2 * ATTACK_VIEW_SIZE)]
+    outputs = [gr.update() for _ in range(2 * ATTACK_VIEW_SIZE + 1)]  # + the last attack's state
     outputs[ATTACK_SUMMARY_INDEX] = text
     return outputs
 
@@ -430,7 +454,7 @@ def _run_attacks(
         )
         view_a[ATTACK_SUMMARY_INDEX] += _transfer_note(model_b, session_models, outcome_a, names)
         view_b[ATTACK_SUMMARY_INDEX] += _transfer_note(model_a, session_models, outcome_b, names)
-        outputs = view_a + view_b
+        outputs = [*view_a, *view_b, [(model_a, outcome_a), (model_b, outcome_b)]]
     except USER_ERRORS as error:
         raise user_error(error) from None
     return outputs
@@ -937,7 +961,8 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                     link_box = gr.Textbox(
                         label="share this link: it opens the same settings", elem_id="experiment-link"
                     )
-                result_columns = []
+                last_attack = gr.State(None)  # [(model label, outcome)] of the last attack, for its downloads
+                views = {}
                 with gr.Row() as results_row:
                     for side in ("A", "B"):
                         with gr.Column():
@@ -947,11 +972,26 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                                 pert = output_image(label=f"{side}: perturbation (amplified)", format="png")
                             bars = gr.Plot(label=f"{side}: probabilities", elem_id=f"bars-{side}")
                             summary = gr.Markdown(elem_id=f"summary-{side}")
-                            files = gr.File(label=f"{side}: download the adversarial example", file_count="multiple")
                             space = gr.Plot(
                                 label=f"{side}: where the features land among the anchors", elem_id=f"space-{side}"
                             )
-                            result_columns += [clean, adv, pert, bars, summary, files, space]
+                            views[side] = [clean, adv, pert, bars, summary, None, space]
+                with gr.Row():
+                    download_btn = gr.Button("Download the adversarial examples", elem_id="download-go", scale=1)
+                    for side in ("A", "B"):
+                        views[side][ATTACK_DOWNLOAD_INDEX] = gr.File(
+                            label=f"{side}: the adversarial example (PNG + safetensors)",
+                            file_count="multiple",
+                            elem_id=f"files-{side}",
+                            scale=2,
+                        )
+                result_columns = views["A"] + views["B"]
+                download_btn.click(
+                    download_examples,
+                    last_attack,
+                    [result_columns[ATTACK_DOWNLOAD_INDEX], result_columns[ATTACK_VIEW_SIZE + ATTACK_DOWNLOAD_INDEX]],
+                    api_name="download_adversarial",
+                )
                 sample_btn.click(draw_sample, [sample_name, sample_seed], [upload, true_class], api_name="draw_sample")
                 use_novel.click(lambda: ", ".join(novel), None, attack_classes, api_name=False)
                 use_base.click(lambda: ", ".join(base), None, attack_classes, api_name=False)
@@ -961,7 +1001,7 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                 ).success(
                     run_attacks,
                     [upload, sketch, attack_classes, true_class, model_a, model_b, attack, eps, steps, session_models],
-                    result_columns,
+                    [*result_columns, last_attack],
                     api_name="attack",
                     # Attacks take a fraction of a second on one torch thread: no per-event limit, so a quick PGD
                     # never queues behind a slow job; AutoAttack is limited inside (AUTOATTACK_SLOTS).

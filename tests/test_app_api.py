@@ -130,7 +130,10 @@ def test_draw_sample_then_attack_both_models(client, tmp_path):
     adversarial = np.asarray(Image.open(outputs[1]))
     assert outputs[0].endswith(".png") and clean.shape == adversarial.shape == (128, 128, 3)
     assert np.abs(clean.astype(int) - adversarial.astype(int)).max() <= 9  # eps 8/255 plus rounding
-    png, tensors = sorted(outputs[5], key=lambda path: path.endswith(".safetensors"))
+    assert outputs[5] is None and outputs[12] is None  # written only when asked for: the Download button
+    files_a, files_b = client.predict(api_name="/download_adversarial")
+    assert any("LAAT-shipped" in path for path in files_b)
+    png, tensors = sorted(files_a, key=lambda path: path.endswith(".safetensors"))
     assert "red-star_standard-shipped-_PGD-5-eps-8-255" in png and tensors.endswith(".safetensors")
     assert np.asarray(Image.open(png)).shape == (32, 32, 3)  # native resolution
     from safetensors import safe_open
@@ -273,6 +276,31 @@ def test_a_download_is_written_when_the_attack_returned_its_input():
                          False, 0.0, 60.0, "time limit reached")  # fmt: skip
     png, tensors = ui._downloads("LAAT", same)
     assert torch.equal(load_file(tensors)["adversarial"], image)
+
+
+def test_download_before_any_attack_says_what_to_do(server):
+    fresh = Client(server.url, verbose=False)  # a page of its own: no attack yet
+    expect_error(fresh, "Attack first", api_name="/download_adversarial")
+
+
+def test_old_result_files_are_deleted_at_most_once_a_minute(tmp_path, monkeypatch):
+    """Scanning the folder with every image cost 2/3 of each image's time under load; old files still go."""
+    from app import ui
+
+    monkeypatch.setattr(ui, "OUTPUT_ROOT", tmp_path)
+    monkeypatch.setitem(ui._cleanup, "last", 0.0)
+    old = tmp_path / "old.png"
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - ui.OUTPUT_MAX_AGE_S - 1,) * 2)
+    ui._delete_old_outputs()
+    assert not old.exists()
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - ui.OUTPUT_MAX_AGE_S - 1,) * 2)
+    ui._delete_old_outputs()  # within the minute: no scan
+    assert old.exists()
+    monkeypatch.setitem(ui._cleanup, "last", time.time() - ui.CLEANUP_EVERY_S - 1)
+    ui._delete_old_outputs()
+    assert not old.exists()
 
 
 def test_the_server_runs_with_two_malloc_arenas(server):

@@ -93,9 +93,13 @@ def test_attack_lab_attacks_both_models(page):
     page.locator("#attack-go").click()
     page.locator("#summary-A").get_by_text("PGD-10 eps=8/255").wait_for(timeout=180_000)
     page.locator("#summary-B").get_by_text("PGD-10 eps=8/255").wait_for(timeout=60_000)
-    for element in ("#clean-A img", "#adv-A img", "#clean-B img", "#adv-B img"):
-        assert page.locator(element).first.is_visible()
+    # Images and plots are drawn after the text arrives: wait for each to be visible (fails if one never is).
+    for element in ("#clean-A img", "#adv-A img", "#clean-B img", "#adv-B img", "#bars-A .plot-container"):
+        page.locator(element).first.wait_for(state="visible", timeout=30_000)
     assert page.locator("#bars-A .plot-container").count() == 1
+    page.locator("#download-go").click()  # files are written only when asked for (server time per attack)
+    page.locator("#files-B").get_by_text(".safetensors").wait_for(timeout=60_000)
+    assert page.locator("#files-A").get_by_text(".png").count() == 1
     page.screenshot(path=str(ARTIFACTS / "attack-lab.png"), full_page=True)
 
 
