@@ -160,6 +160,7 @@ def _train_templates(args) -> tuple[str, ...]:
 
 # TrainConfig field -> the `laat train` flag's argparse name, where they differ
 FLAG_OF = {"attack_steps": "steps", "attack_alpha": "alpha", "time_budget_s": "time_budget"}
+IMAGENET_FIELDS = ("class_names", "input_size", "backbone_weights")  # the ImageNet-scale path's flags
 TRAIN_FIELDS = (
     "method", "backbone", "encoder", "tau", "beta", "epochs", "batch_size", "lr", "eps", "attack_steps",
     "attack_alpha", "fast", "bn_mode", "n_per_class", "seed", "data_seed", "time_budget_s", "anchors", "head",
@@ -170,7 +171,7 @@ TRAIN_FIELDS = (
 def cmd_train(args) -> int:
     from laat_core.training import TrainConfig, train
 
-    settings = {name: getattr(args, FLAG_OF.get(name, name)) for name in TRAIN_FIELDS}
+    settings = {name: getattr(args, FLAG_OF.get(name, name)) for name in TRAIN_FIELDS + IMAGENET_FIELDS}
     if args.recipe:
         settings.update(_recipe_settings(args))
     config = TrainConfig(templates=_train_templates(args), **settings)
@@ -329,6 +330,36 @@ def _sanity(model, images, labels, spec, result, limit: int = 200) -> dict:
     }
 
 
+# ---------------------------------------------------------------- zeroshot
+def cmd_zeroshot(args) -> int:
+    from laat_core.checkpoint import read_metadata
+    from laat_core.device import resolve_device
+    from laat_core.trained import load_trained
+    from laat_core.zeroshot import ZeroShotSettings, parse_dataset, prepare_all, run, summary, table
+
+    settings = ZeroShotSettings(
+        eps=args.eps, steps=args.steps, alpha=args.alpha, batch_size=args.batch_size, workers=args.workers,
+        max_images=args.max_images, seed=args.seed,
+    )  # fmt: skip
+    device = resolve_device(args.device)
+    # Every data set is checked (folder, class names, images) before the model is loaded or anything evaluated.
+    prepared = prepare_all([parse_dataset(text) for text in args.dataset], read_metadata(args.checkpoint))
+    trained = load_trained(args.checkpoint)
+    trained.model.to(device)
+    if not args.json:
+        print(f"{args.checkpoint}: zero-shot on {len(prepared)} data set(s), every class of each, on {device}")
+    results = run(
+        trained, prepared, settings, device, progress=not args.json,
+        on_result=None if args.json else lambda result: print(table(result) + "\n", flush=True),
+    )  # fmt: skip
+    if args.json:
+        sets = [r.to_dict() for r in results]
+        print(json.dumps({"checkpoint": str(args.checkpoint), "device": str(device), "sets": sets}))
+    elif len(results) > 1:
+        print(summary(results))
+    return 0
+
+
 # ---------------------------------------------------------------- info
 def cmd_info(args) -> int:
     from laat_core.checkpoint import read_metadata
@@ -387,7 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{r.name}: {r.description}" for r in REGIMES.values()),
     )
     p.add_argument(
-        "--data", default=d.data, help="shapes | shapes:fill | cifar-fs:<cifar-100 folder> | imagefolder:<root>"
+        "--data",
+        default=d.data,
+        help="shapes | shapes:fill | cifar-fs:<cifar-100 folder> | imagefolder:<root> | imagenet:<root> (one tree, "
+        "every class trained; e.g. ImageNet-1K train/)",
     )
     p.add_argument("--download", action="store_true", help="download CIFAR-100 with torchvision (online)")
     p.add_argument("--head", default=d.head, choices=("cosine", "linear"), help="linear: non-zero-shot baseline")
@@ -425,11 +459,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--augment",
         default=d.augment,
-        help="auto (the data set's official recipe; none for shapes) | none | cifar-fs | miniimagenet",
+        help="auto (the data set's official recipe; none for shapes) | none | cifar-fs | miniimagenet | imagenet",
     )
     p.add_argument(
         "--workers", type=int, default=d.workers, help="DataLoader workers (default: 0 on CPU, up to 8 on GPU)"
     )
+    p.add_argument(
+        "--class-names",
+        help="imagenet data: a class-name file, 'folder name' lines (n01440364 tench) or one name per line in "
+        "sorted folder order (default: the folder names)",
+    )
+    p.add_argument(
+        "--input-size", type=bounded_int(8, 4096), help="imagenet data: crop size (default: the backbone's, 224)"
+    )
+    p.add_argument("--backbone-weights", help="a local .safetensors file of pretrained backbone weights")
     p.add_argument("--resume", help="checkpoint to continue from")
     p.add_argument("--out", type=checkpoint_out, help="checkpoint path (default runs/<data kind>-<method>.safetensors)")
     p.set_defaults(func=cmd_train)
@@ -458,6 +501,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sanity", action="store_true", help="skip the gradient-masking checks")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+    from laat_core.zeroshot import ZeroShotSettings
+
+    z = ZeroShotSettings()  # every default is written once, in ZeroShotSettings
+    p = sub.add_parser(
+        "zeroshot",
+        allow_abbrev=False,
+        help="zero-shot clean and PGD accuracy on other image folders, one table per data set",
+    )
+    p.add_argument("checkpoint")
+    p.add_argument(
+        "--dataset",
+        action="append",
+        required=True,
+        metavar="NAME=FOLDER[:CLASSNAMES]",
+        help="an ImageFolder tree (FOLDER/<class>/*) and optionally its class-name file (as laat train "
+        "--class-names); repeat for each data set",
+    )
+    p.add_argument("--eps", type=parse_eps, default=z.eps, help="L-inf budget (default 1/255)")
+    p.add_argument("--steps", type=STEPS, default=z.steps, help=f"PGD steps (default {z.steps})")
+    p.add_argument("--alpha", type=parse_eps, default=z.alpha, help="PGD step size (default max(2.5*eps/steps, eps/4))")
+    p.add_argument("--batch-size", type=bounded_int(1, 65_536), default=z.batch_size)
+    p.add_argument("--workers", type=bounded_int(0, 256), default=z.workers, help="DataLoader workers (0 on CPU)")
+    p.add_argument("--max-images", type=IMAGES_PER_CLASS, default=z.max_images, help="a seeded sample per data set")
+    p.add_argument("--seed", type=int, default=z.seed)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda | cuda:N")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_zeroshot)
 
     p = sub.add_parser("info", help="print a checkpoint's metadata")
     p.add_argument("checkpoint")

@@ -33,7 +33,7 @@ from laat_core.decorrelation import decorrelate
 from laat_core.device import resolve_device
 from laat_core.losses import BN_MODES
 from laat_core.methods import METHODS, Method, get_method
-from laat_core.models.classifier import DEFAULT_MEAN, DEFAULT_STD
+from laat_core.models.backbones import backbone_spec, load_backbone_weights
 from laat_core.selection import SELECT_CHOICES, make_selector
 from laat_core.trained import TrainedModel, build_model, load_trained, save_trained
 
@@ -62,6 +62,9 @@ class TrainConfig:
     bn_mode: str = "joint"  # joint: clean+adversarial in one forward; separate: two forwards (official code)
     data: str = "shapes"  # shapes[:pairs|fill] | cifar-fs:<root> | imagefolder:<root> (laat_core.data.sources)
     download: bool = False  # let torchvision download CIFAR-100 (online only)
+    class_names: str | None = None  # imagenet data: a class-name file (folder -> name; laat_core.data.classnames)
+    input_size: int | None = None  # imagenet augmentation's crop; None: the backbone's (224 for resnet50, open_clip)
+    backbone_weights: str | None = None  # a local .safetensors file of pretrained backbone weights (never downloaded)
     n_per_class: int = 200  # training images per base class (shapes data; real data uses all)
     val_per_class: int = 20  # base-class validation images per class
     val_pgd_images: int = 256  # validation images attacked (PGD-10) after each epoch
@@ -109,6 +112,8 @@ class TrainConfig:
         resolve_device(self.device)  # DeviceError (a ValueError) before any work
         if self.augment != "auto" and self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {self.augment!r}: use auto or one of {', '.join(AUGMENTATIONS)}")
+        backbone_spec(self.backbone)  # ValueError listing the registered backbones
+        _check_imagenet_settings(self)
         self.templates = tuple(self.templates)
         if not self.templates:
             raise ValueError("give at least one prompt template")
@@ -149,16 +154,40 @@ def _setup_distributed() -> bool:
     return dist.is_initialized()
 
 
+def _check_imagenet_settings(config: TrainConfig) -> None:
+    kind = DataSource(config.data).kind
+    if config.class_names and kind != "imagenet":
+        raise ValueError("--class-names names the classes of --data imagenet:<root>; other data name their own")
+    if config.input_size is not None and config.input_size < 8:
+        raise ValueError(f"the input size must be at least 8 pixels, not {config.input_size}")
+    if kind == "imagenet" and config.augment not in ("auto", "imagenet"):
+        raise ValueError("imagenet data keep each image's own size: they need the imagenet augmentation (its crop)")
+
+
+def data_source(config: TrainConfig) -> DataSource:
+    return DataSource(config.data, download=config.download, class_names_file=config.class_names)
+
+
+def crop_size(config: TrainConfig) -> int:
+    """What the imagenet augmentation crops to: --input-size, else the backbone's input size, else 224."""
+    return config.input_size or backbone_spec(config.backbone).input_size or 224
+
+
+def augmentation_of(config: TrainConfig):
+    return resolve_augmentation(config.augment, DataSource(config.data).kind, crop_size(config))
+
+
 def make_data(config: TrainConfig):
     """Base-class training and validation images; novel classes are never loaded for training."""
-    source = DataSource(config.data, download=config.download)
+    source = data_source(config)
     names = source.class_names()
-    augmentation = resolve_augmentation(config.augment, source.kind)
+    augmentation = augmentation_of(config)
     if source.kind == "shapes":
         train_set = source.images("base", config.n_per_class, seed=config.data_seed)
         val_set = source.images("base", config.val_per_class, seed=config.data_seed + 1_000_003)
-    else:
-        train_set, val_set = hold_out(source.images("base", None, config.data_seed), 0.1, config.data_seed)
+    else:  # imagenet-scale trees keep val_per_class images of each class, not 10% of 1.28M
+        per_class = config.val_per_class if source.kind == "imagenet" else None
+        train_set, val_set = hold_out(source.images("base", None, config.data_seed), 0.1, config.data_seed, per_class)
     if augmentation.train is not None:
         _check_augmentation(augmentation, train_set)
         train_set = Transformed(train_set, augmentation.train)
@@ -253,7 +282,8 @@ def _metadata(config: TrainConfig, anchor_set, base, novel, spec, logs, resumed_
             "source": config.data,
             "seed": config.data_seed,
             "n_per_class": config.n_per_class,
-            "augment": resolve_augmentation(config.augment, DataSource(config.data).kind).name,
+            "augment": augmentation_of(config).name,
+            "input_size": crop_size(config) if augmentation_of(config).name == "imagenet" else None,
         },
         "training": dataclasses.asdict(config),
         "epochs_done": len(logs),
@@ -304,11 +334,13 @@ def train(
         "tau": config.tau,
         "anchor_dim": int(anchor_set.anchors.shape[1]),
         "n_classes": len(base),
-        "mean": list(DEFAULT_MEAN),
-        "std": list(DEFAULT_STD),
+        "mean": list(backbone_spec(config.backbone).mean),
+        "std": list(backbone_spec(config.backbone).std),
     }
     model = build_model(spec, anchor_set.anchors[: len(base)]).to(device)
     class_anchors = anchor_set.anchors if config.head == "cosine" else None
+    if config.backbone_weights and not resume:  # a resumed run's weights come from its checkpoint
+        load_backbone_weights(model.backbone, config.backbone_weights)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
@@ -337,14 +369,14 @@ def train(
             f"{len(train_set)} training images make no full batch of {config.batch_size}: "
             "use more images per class or a smaller batch size"
         )
-    val_loader = DataLoader(val_set, 256)
+    val_loader = DataLoader(val_set, 256, num_workers=workers)
     # The attack runs on the bare module: torchattacks puts it in eval mode, and no DDP sync is needed.
     attack = _train_attack(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(  # continued on resume
         optimizer, LR_SCHEDULES[config.lr_schedule](config.epochs, len(loader), len(logs) * len(loader))
     )
-    source = DataSource(config.data, download=config.download)
-    augmentation = resolve_augmentation(config.augment, source.kind)
+    source = data_source(config)
+    augmentation = augmentation_of(config)
     selector = (
         make_selector(
             config.select_on, source, config.eps, None, config.data_seed + 7, augmentation.test, config.select_episodes
@@ -444,6 +476,7 @@ RESUME_MUST_MATCH = (
     "method", "backbone", "head", "encoder", "templates", "anchors", "tau", "beta", "batch_size", "lr",
     "momentum", "weight_decay", "eps", "attack_steps", "attack_alpha", "fast", "bn_mode", "data",
     "n_per_class", "data_seed", "seed", "augment", "lr_schedule", "select_on", "select_episodes",
+    "class_names", "input_size",
 )  # fmt: skip
 
 

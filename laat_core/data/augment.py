@@ -3,7 +3,9 @@
 The name a model was trained with is written into its checkpoint (metadata["data"]["augment"]), so evaluation
 applies the matching test-time transform (miniImageNet: a centre crop to the 80x80 training input).
 The generated shapes data set is not augmented unless asked: its generator already varies position, size,
-rotation, colour and background.
+rotation, colour and background. `imagenet` (the ImageNet-scale path, `--data imagenet:<root>`) takes full-size
+images and crops them to the backbone's input size (224 for ResNet-50 and open_clip towers; `--input-size` sets
+another), so its transforms are built per size by imagenet_augmentation.
 """
 
 from __future__ import annotations
@@ -48,14 +50,37 @@ AUGMENTATIONS = {
         transforms.CenterCrop(80),
     ),
 }
-AUTO = {"shapes": "none", "cifar-fs": "cifar-fs", "imagefolder": "miniimagenet"}  # data kind -> default
 
 
-def resolve_augmentation(name: str, data_kind: str) -> Augmentation:
-    """`auto` -> the data set's official recipe (none for the generated shapes); else a registered name."""
+def imagenet_augmentation(size: int = 224) -> Augmentation:
+    """The standard ImageNet recipe at `size`: RandomResizedCrop + flip for training; at test time a resize of
+    the short side to size * 256/224 and a centre crop (224 -> Resize(256) + CenterCrop(224))."""
+    if size < 8:
+        raise ValueError(f"the input size must be at least 8 pixels, not {size}")
+    short = round(size * 256 / 224)
+    return Augmentation(
+        "imagenet",
+        f"RandomResizedCrop({size}), horizontal flip; Resize({short}) + CenterCrop({size}) at test time "
+        "(the standard ImageNet recipe)",
+        transforms.Compose([transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip()]),
+        transforms.Compose([transforms.Resize(short), transforms.CenterCrop(size)]),
+    )
+
+
+AUGMENTATIONS["imagenet"] = imagenet_augmentation(224)
+# data kind -> default
+AUTO = {"shapes": "none", "cifar-fs": "cifar-fs", "imagefolder": "miniimagenet", "imagenet": "imagenet"}
+SIZED = {"imagenet": imagenet_augmentation}  # augmentations built for an input size
+
+
+def resolve_augmentation(name: str, data_kind: str, input_size: int | None = None) -> Augmentation:
+    """`auto` -> the data set's official recipe (none for the generated shapes); else a registered name. A sized
+    augmentation (imagenet) is built for `input_size` when given."""
     key = AUTO.get(data_kind, "none") if name == "auto" else name
     if key not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {name!r}: use auto or one of {', '.join(AUGMENTATIONS)}")
+    if key in SIZED and input_size is not None:
+        return SIZED[key](input_size)
     return AUGMENTATIONS[key]
 
 

@@ -120,11 +120,13 @@ def load_cifar_fs(root: str | Path, split: str, download: bool = False) -> torch
     return torch.utils.data.ConcatDataset([ClassSubset(p, p.classes, names) for p in parts])
 
 
-def load_image_folder(root: str | Path, names: list[str] | None = None, image_size: int = 84):
-    """An ImageFolder tree (one folder per class, e.g. miniImageNet), optionally a subset of classes."""
+def load_image_folder(root: str | Path, names: list[str] | None = None, image_size: int | None = 84):
+    """An ImageFolder tree (one folder per class, e.g. miniImageNet), optionally a subset of classes. Images are
+    resized to image_size x image_size, or kept at their own size (image_size None: a crop must follow)."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"image folder not found: {root}")
-    transform = transforms.Compose([transforms.Resize((image_size, image_size)), transforms.ToTensor()])
+    resize = [] if image_size is None else [transforms.Resize((image_size, image_size))]
+    transform = transforms.Compose([*resize, transforms.ToTensor()])
     folder = datasets.ImageFolder(str(root), transform=transform)
     return ClassSubset(folder, folder.classes, names) if names else folder

@@ -4,6 +4,8 @@
     shapes:<split>         a named split of it: pairs, or fill (a third attribute; 96 base / 32 novel)
     cifar-fs:<root>        CIFAR-FS from a torchvision CIFAR-100 folder (64 base / 20 novel classes)
     imagefolder:<root>     <root>/base/<class>/*.png and <root>/novel/<class>/*.png (e.g. miniImageNet)
+    imagenet:<root>        <root>/<class>/*: one tree whose every class is a training (base) class, e.g. ImageNet-1K's
+                           train folder; class names from a class-name file (laat_core.data.classnames) or the folders
 
 Each source gives, for a split, its class names and a dataset of (image in [0, 1], label) pairs.
 """
@@ -17,6 +19,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from laat_core.data import shapes
+from laat_core.data.classnames import class_folders, read_class_names
 from laat_core.data.real import DataError, cifar_fs_split, load_cifar_fs, load_image_folder
 
 
@@ -24,7 +27,8 @@ from laat_core.data.real import DataError, cifar_fs_split, load_cifar_fs, load_i
 class DataSource:
     spec: str = "shapes"
     download: bool = False
-    image_size: int = 84  # image folders only; CIFAR and shapes are 32x32
+    image_size: int = 84  # image folders only; CIFAR and shapes are 32x32; imagenet: full size (its augmentation crops)
+    class_names_file: str | None = None  # imagenet only: folder -> class name (laat_core.data.classnames)
 
     @property
     def kind(self) -> str:
@@ -60,8 +64,13 @@ class DataSource:
                 )
             parts = [s for s in ("base", "val", "novel") if (self.root / s).is_dir()]  # val: optional
             return {s: sorted(p.name for p in (self.root / s).iterdir() if p.is_dir()) for s in parts}
+        if self.kind == "imagenet":
+            folders = class_folders(self.root)
+            names = read_class_names(self.class_names_file, folders) if self.class_names_file else folders
+            return {"base": names, "novel": []}
         raise DataError(
-            f"unknown data source {self.spec!r}: use shapes, shapes:<split>, cifar-fs:<root> or imagefolder:<root>"
+            f"unknown data source {self.spec!r}: use shapes, shapes:<split>, cifar-fs:<root>, imagefolder:<root> "
+            "or imagenet:<root>"
         )
 
     def images(self, split: str, n_per_class: int | None, seed: int) -> Dataset:
@@ -72,6 +81,8 @@ class DataSource:
             return shapes.make_split(names, n_per_class or 50, seed=seed)
         if self.kind == "cifar-fs":
             dataset = load_cifar_fs(self.root, split, download=self.download)
+        elif self.kind == "imagenet":  # labels in sorted folder order = class_names() order
+            dataset = load_image_folder(self.root.expanduser(), image_size=None)
         else:
             dataset = load_image_folder(self.root / split, image_size=self.image_size)
         return dataset if n_per_class is None else per_class_subset(dataset, n_per_class, seed)
@@ -104,15 +115,16 @@ def per_class_subset(dataset: Dataset, n_per_class: int, seed: int) -> Subset:
     return Subset(dataset, sorted(keep))
 
 
-def hold_out(dataset: Dataset, fraction: float, seed: int) -> tuple[Subset, Subset]:
-    """Split real training images into (train, base-class validation), stratified by class."""
+def hold_out(dataset: Dataset, fraction: float, seed: int, per_class: int | None = None) -> tuple[Subset, Subset]:
+    """Split real training images into (train, base-class validation), stratified by class: `fraction` of each
+    class, or `per_class` images of each (at most half of it) when given."""
     labels = labels_of(dataset)
     generator = torch.Generator().manual_seed(seed)
     train, val = [], []
     for c in labels.unique():
         members = torch.nonzero(labels == c).flatten()
         members = members[torch.randperm(len(members), generator=generator)]
-        cut = max(1, int(round(fraction * len(members))))
+        cut = max(1, min(per_class, len(members) // 2) if per_class else int(round(fraction * len(members))))
         val += members[:cut].tolist()
         train += members[cut:].tolist()
     return Subset(dataset, sorted(train)), Subset(dataset, sorted(val))

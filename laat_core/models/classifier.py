@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from laat_core.models.backbones import make_backbone
+from laat_core.models.backbones import SHAPES_MEAN, SHAPES_STD, backbone_spec, make_backbone
 
 # Per-channel statistics of the coloured-shapes data (and close to CIFAR's): a fixed, documented
-# choice stored in every checkpoint.
-DEFAULT_MEAN = (0.5, 0.5, 0.5)
-DEFAULT_STD = (0.25, 0.25, 0.25)
+# choice stored in every checkpoint. The classifiers take their backbone's (BACKBONES[name].mean/std) unless given.
+DEFAULT_MEAN = SHAPES_MEAN
+DEFAULT_STD = SHAPES_STD
 
 
 class Normalize(nn.Module):
@@ -28,10 +28,16 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+def backbone_normalize(backbone: str, mean=None, std=None) -> Normalize:
+    """The input normalization a backbone expects (its registry entry), unless mean and std are given."""
+    spec = backbone_spec(backbone)
+    return Normalize(spec.mean if mean is None else mean, spec.std if std is None else std)
+
+
 class AnchorClassifier(nn.Module):
-    def __init__(self, backbone: str, anchors: torch.Tensor, tau: float = 0.1, mean=DEFAULT_MEAN, std=DEFAULT_STD):
+    def __init__(self, backbone: str, anchors: torch.Tensor, tau: float = 0.1, mean=None, std=None):
         super().__init__()
-        self.normalize = Normalize(mean, std)
+        self.normalize = backbone_normalize(backbone, mean, std)
         self.backbone = make_backbone(backbone)
         self.projection = nn.Linear(self.backbone.out_dim, anchors.shape[1], bias=False)
         self.tau = tau
@@ -56,9 +62,9 @@ class AnchorClassifier(nn.Module):
 
 
 class LinearClassifier(nn.Module):
-    def __init__(self, backbone: str, n_classes: int, mean=DEFAULT_MEAN, std=DEFAULT_STD) -> None:
+    def __init__(self, backbone: str, n_classes: int, mean=None, std=None) -> None:
         super().__init__()
-        self.normalize = Normalize(mean, std)
+        self.normalize = backbone_normalize(backbone, mean, std)
         self.backbone = make_backbone(backbone)
         self.head = nn.Linear(self.backbone.out_dim, n_classes)
 
