@@ -112,9 +112,12 @@ STUDIES["fill-edge"] = replace(
     taus=(0.025,),
 )
 study = STUDIES["pairs"]  # main() switches it with --split
-# Rows: (label, method, TrainConfig overrides). Every registered method, plus LAAT with the official
-# code's separate BatchNorm passes (the default is chosen from this pair by base-val PGD-10).
-ROWS = [(name, name, {}) for name in METHODS] + [("laat-bn-separate", "laat", {"bn_mode": "separate"})]
+# Rows: (label, method, TrainConfig overrides). Every registered zero-shot method (episodic ones, e.g. aq, have no
+# anchors: benchmarks/bench_few_shot.py), plus LAAT with the official code's separate BatchNorm passes (the default
+# is chosen from this pair by base-val PGD-10).
+ROWS = [(name, name, {}) for name, method in METHODS.items() if not method.episodic] + [
+    ("laat-bn-separate", "laat", {"bn_mode": "separate"})
+]
 SELECTION_METHODS = ("anchor-at", "laat")
 SELECTION_SEED = 0
 EVAL_SEED = 777  # evaluation images: training used data seed 0, validation 1000003

@@ -165,6 +165,7 @@ TRAIN_FIELDS = (
     "method", "backbone", "encoder", "tau", "beta", "epochs", "batch_size", "lr", "eps", "attack_steps",
     "attack_alpha", "fast", "bn_mode", "n_per_class", "seed", "data_seed", "time_budget_s", "anchors", "head",
     "data", "download", "device", "augment", "workers", "lr_schedule", "select_on", "select_episodes",
+    "episode_ways", "episode_shots", "episode_queries",
 )  # fmt: skip
 
 
@@ -206,11 +207,17 @@ def cmd_eval(args) -> int:
     if args.protocol == "official":
         return _official_protocol(trained, args, device)
     names = trained.names_for(args.split)
+    if args.shots and args.full:
+        raise UserError("--full scores whole classes, --shots builds episodes from support images: choose one")
+    if args.shots:  # each episode builds its head from support images
+        model, anchors = trained.for_episodes(names, args.shots)
+    else:  # the classes' head: a model without anchors (AQ) says here, in one line, that it needs --shots
+        model = trained.head_for(names)
+        anchors = trained.anchors_for(names) if trained.zero_shot else None
     n_per_class = args.n_per_class or (50 if args.full else 40)
     images, labels = _eval_images(trained, args, n_per_class)
     spec = AttackSpec(args.attack, args.eps, args.steps, seed=args.seed)
-    model = trained.head_for(names)
-    if args.full or not trained.zero_shot:
+    if not args.shots and (args.full or not trained.zero_shot):
         result = evaluate_full(model, images, labels, spec, args.split, progress=not args.json)
     else:
         episodes = args.episodes or (100 if args.attack == "autoattack" else 2000)
@@ -218,7 +225,7 @@ def cmd_eval(args) -> int:
             model,
             images,
             labels,
-            trained.anchors_for(names),
+            anchors,
             spec,
             args.split,
             episodes,
@@ -229,7 +236,11 @@ def cmd_eval(args) -> int:
     output = {**result.to_dict(), "device": str(device)}
     if "selection" in trained.metadata:  # how this checkpoint's epoch was chosen travels with every result
         output["selection"] = trained.metadata["selection"]["label"]
-    if not args.no_sanity:
+    if not args.no_sanity and args.shots:
+        from laat_core.evaluation import episode_sanity
+
+        output["sanity"] = episode_sanity(model, images, labels, spec, args.shots)
+    elif not args.no_sanity:
         output["sanity"] = _sanity(model, images, labels, spec, result)
     if args.json:
         print(json.dumps(output))
@@ -252,21 +263,24 @@ def _official_protocol(trained, args, device) -> int:
     from laat_core.data.sources import DataSource
     from laat_core.protocol import run_official, table
 
-    if not trained.zero_shot:
-        raise UserError("the official protocol is zero-shot: this checkpoint has a linear head")
+    if not trained.zero_shot and not args.shots:
+        kind = "no text anchors" if trained.few_shot_only else "a linear head"
+        raise UserError(f"the official protocol is zero-shot unless --shots is given, and this checkpoint has {kind}: "
+                        "use --shots 1 (or 5)")  # fmt: skip
     args.split = "novel"
     generated = DataSource(args.data or str(trained.metadata.get("data", {}).get("source", "shapes"))).kind == "shapes"
     # Real data: every test image, as the official code samples episodes from all of them; generated: 40 per class.
     images, labels = _eval_images(trained, args, args.n_per_class or (40 if generated else None))
     results, warnings = run_official(
-        trained, images, labels, "novel", args.eps, args.episodes, args.seed, progress=not args.json
+        trained, images, labels, "novel", args.eps, args.episodes, args.seed, progress=not args.json, shots=args.shots
     )
     selection = trained.metadata.get("selection", {}).get("label")
     if args.json:
         print(json.dumps({"rows": [r.to_dict() for r in results], "warnings": warnings, "device": str(device),
                           "selection": selection}))  # fmt: skip
         return 0
-    print(f"{args.checkpoint}: novel classes, zero-shot 5-way, 20 queries per class, eps {args.eps * 255:g}/255, "
+    mode = f"{args.shots}-shot (clean support images)" if args.shots else "zero-shot"
+    print(f"{args.checkpoint}: novel classes, {mode} 5-way, 20 queries per class, eps {args.eps * 255:g}/255, "
           f"on {device}" + (f"; model: {selection}" if selection else ""))  # fmt: skip
     print(table(results))
     for warning in warnings:
@@ -424,7 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
         "every class trained; e.g. ImageNet-1K train/)",
     )
     p.add_argument("--download", action="store_true", help="download CIFAR-100 with torchvision (online)")
-    p.add_argument("--head", default=d.head, choices=("cosine", "linear"), help="linear: non-zero-shot baseline")
+    p.add_argument(
+        "--head",
+        default=TrainConfig.head,  # the declared default, "auto" (d.head is already resolved for d's method)
+        choices=("auto", "cosine", "linear", "prototype"),
+        help="auto: the method's own; linear: non-zero-shot baseline; prototype: episodic methods (aq)",
+    )
     p.add_argument("--anchors", default=d.anchors, choices=("auto", *DECORRELATIONS))
     p.add_argument("--tau", type=float, default=d.tau, help="cosine temperature (chosen on base-class validation data)")
     p.add_argument("--beta", type=float, default=d.beta, help="smoothness weight (laat) or KL weight (trades)")
@@ -456,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
         "code; labelled optimistic), or last",
     )
     p.add_argument("--select-episodes", type=EPISODES, default=d.select_episodes, help="episodes scored per epoch")
+    for name, what in (("ways", "classes"), ("shots", "support images per class"), ("queries", "queries per class")):
+        p.add_argument(f"--episode-{name}", type=STEPS, default=getattr(d, f"episode_{name}"),
+                       help=f"episodic methods (aq): {what} of each training episode")  # fmt: skip
     p.add_argument(
         "--augment",
         default=d.augment,
@@ -486,7 +508,14 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--episodes", type=EPISODES, help="5-way episodes (official: 2000, 100 for AutoAttack)")
     group.add_argument("--full", action="store_true", help="plain accuracy over all images of the split")
-    p.add_argument("--shots", type=int, default=0, choices=(0, 1), help="0: zero-shot anchors; 1: one support image")
+    p.add_argument(
+        "--shots",
+        type=int,
+        default=0,
+        choices=(0, 1, 5),
+        help="0: zero-shot against the class anchors (not for aq); 1 or 5: prototypes from that many clean support "
+        "images per class, queries attacked through the prototype head",
+    )
     p.add_argument("--n-per-class", type=IMAGES_PER_CLASS, help="evaluation images per class (generated)")
     p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation images and attacks")
     p.add_argument("--data", help="data source (default: the checkpoint's); see laat train --help")

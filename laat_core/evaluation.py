@@ -4,7 +4,7 @@ Two protocols:
   full      plain accuracy over every image of the chosen classes (C-way), binomial 95% interval;
   episodes  the official few-shot protocol: 5-way episodes over the split's classes, 20 queries per
             class, mean accuracy over episodes with a Student-t 95% interval. Zero-shot (anchors) or
-            1-shot (one clean support image per class gives the prototype).
+            few-shot (clean support images per class give the prototypes; laat_core.models.prototype).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import torch
-import torch.nn.functional as F
 from scipy import stats
 from torch import nn
 from torch.utils.data import Dataset
@@ -24,6 +23,7 @@ from laat_core.attacks.factory import autoattack_plan
 from laat_core.data.sources import take
 from laat_core.device import device_of
 from laat_core.models.head import AnchorHead
+from laat_core.models.prototype import PrototypeHead, few_shot_head
 
 
 @dataclass
@@ -117,7 +117,7 @@ def evaluate_episodes(
     model: nn.Module,
     images: torch.Tensor | Dataset,
     labels: torch.Tensor,
-    class_anchors: torch.Tensor,
+    class_anchors: torch.Tensor | None,
     spec: AttackSpec,
     split: str,
     episodes: int,
@@ -127,8 +127,17 @@ def evaluate_episodes(
     seed: int = 0,
     progress: bool = False,
 ) -> EvalResult:
-    """The official protocol: `episodes` random `ways`-way tasks, each scored by its own AnchorHead."""
-    n_split = class_anchors.shape[0]
+    """The official protocol: `episodes` random `ways`-way tasks, each scored by its own head.
+
+    shots 0: zero-shot, the episode's class anchors (an AnchorHead). shots >= 1: each class's prototype comes from
+    `shots` clean support images (laat_core.models.prototype.few_shot_head, in the model's own geometry); the
+    attack then runs end to end through query -> features -> prototypes, the supports fixed and never perturbed.
+    `class_anchors` may be None for shots >= 1 (a model without anchors, e.g. AQ); the split's classes are then
+    0..labels.max().
+    """
+    if class_anchors is None and shots == 0:
+        raise ValueError("zero-shot episodes need class anchors: this model classifies from support images only")
+    n_split = class_anchors.shape[0] if class_anchors is not None else int(labels.max()) + 1
     if n_split < ways:
         raise ValueError(f"{ways}-way episodes need at least {ways} classes, the split has {n_split}")
     generator = torch.Generator().manual_seed(seed)
@@ -136,22 +145,15 @@ def evaluate_episodes(
     if min(len(idx) for idx in by_class) < queries + shots:
         raise ValueError(f"episodes need {queries + shots} images per class; generate more (--n-per-class)")
     accuracies = []
-    scorer = model.model if isinstance(model, AnchorHead) else model  # the model behind the split's head
+    scorer = model.model if isinstance(model, AnchorHead | PrototypeHead) else model  # the model behind a head
     for _ in tqdm(range(episodes), desc=f"episodes ({spec.describe()})", disable=not progress, leave=False):
         classes = torch.randperm(n_split, generator=generator)[:ways]
         picks = [by_class[c][torch.randperm(len(by_class[c]), generator=generator)[: queries + shots]] for c in classes]
         query = torch.cat([p[shots:] for p in picks])
         episode_labels = torch.arange(ways).repeat_interleave(queries)
         if shots:
-            with torch.no_grad():
-                device = device_of(scorer)
-                support = torch.stack(
-                    [
-                        F.normalize(scorer.eval().features(take(images, p[:shots]).to(device)), dim=1).mean(0)
-                        for p in picks
-                    ]
-                )
-            head = AnchorHead(scorer, support)
+            support = take(images, torch.cat([p[:shots] for p in picks])).to(device_of(scorer), torch.float32)
+            head = few_shot_head(scorer, support, torch.arange(ways).repeat_interleave(shots).to(support.device), ways)
         else:
             head = AnchorHead(scorer, class_anchors[classes])
         predictions = predict_adversarial(head, take(images, query), episode_labels, spec, ways)
@@ -168,7 +170,12 @@ def evaluate_episodes(
         float(values.mean()),
         t_ci95(values),
         ways,
-        _notes(spec, ways),
+        _notes(spec, ways)
+        + (
+            [f"{shots} clean support image(s) per class give the prototypes; only the queries are attacked"]
+            if shots
+            else []
+        ),
     )
 
 
@@ -207,3 +214,31 @@ def sanity_warnings(
                 f"possible gradient masking: accuracy {large_eps_accuracy:.3f} at a large eps is not near 0"
             )
     return warnings
+
+
+def episode_sanity(
+    model: nn.Module,
+    images: torch.Tensor | Dataset,
+    labels: torch.Tensor,
+    spec: AttackSpec,
+    shots: int,
+    episodes: int = 10,
+    queries: int = 20,
+) -> dict:
+    """The gradient-masking checks of few-shot evaluation, on `episodes` 5-way episodes (the same for every attack):
+    clean >= FGSM >= PGD-10 at spec.eps, and PGD-10 at eps 0.5 near 0, all through the episode's prototype head."""
+
+    def accuracy(name: str, eps: float) -> float:
+        probe = AttackSpec(name, eps, 10, seed=spec.seed)
+        return evaluate_episodes(
+            model, images, labels, None, probe, "sanity", episodes, queries=queries, shots=shots, seed=spec.seed
+        ).accuracy
+
+    found = {name: accuracy(name, spec.eps) for name in ("none", "fgsm", "pgd")}
+    large = accuracy("pgd", 0.5)
+    return {
+        "n": episodes * 5 * queries,
+        "accuracy": found,
+        "pgd_eps_0.5": large,
+        "warnings": sanity_warnings(found, large, chance=1 / 5),
+    }

@@ -63,3 +63,28 @@ def trades_loss(
     ce = F.cross_entropy(clean, y)
     kl = F.kl_div(F.log_softmax(adv, dim=1), F.softmax(clean, dim=1), reduction="batchmean")
     return {"loss": ce + beta * kl, "ce": ce.detach(), "kl": kl.detach()}
+
+
+def adversarial_querying_loss(
+    model: nn.Module, support: torch.Tensor, query_adv: torch.Tensor, labels: torch.Tensor, bn_mode: str = "joint"
+) -> dict:
+    """Adversarial Querying (Goldblum et al. 2020): CE of the attacked queries against the prototypes of the clean
+    support images, gradients through both (the AQ code: ProtoNet head, support features kept in the graph).
+
+    `labels`: support labels then query labels, classes 0..ways-1. BatchNorm as clean_and_adversarial: joint is
+    one forward over supports and queries, separate two (the AQ code's order: supports, then queries).
+    """
+    from laat_core.models.prototype import class_means, euclidean_logits
+
+    n_support = len(support)
+    support_labels, query_labels = labels[:n_support], labels[n_support:]
+    if bn_mode == "joint":
+        support_features, query_features = model(torch.cat([support, query_adv])).split([n_support, len(query_adv)])
+    elif bn_mode == "separate":
+        support_features, query_features = model(support), model(query_adv)
+    else:
+        raise ValueError(f"unknown BatchNorm mode {bn_mode!r}: choose one of {', '.join(BN_MODES)}")
+    prototypes = class_means(support_features, support_labels, int(support_labels.max()) + 1)
+    scale = getattr(model, "module", model).scale  # the bare model's under DistributedDataParallel
+    ce = F.cross_entropy(euclidean_logits(query_features, prototypes, scale), query_labels)
+    return {"loss": ce, "query_ce": ce.detach()}

@@ -1,7 +1,7 @@
 """Which epoch's model to keep: the clean protocol selects on validation classes, never on test classes.
 
-After each epoch the model is scored zero-shot on a few fixed 5-way episodes of held-out classes under PGD-20
-(the official code does this on its *test* classes). `select_on`:
+After each epoch the model is scored zero-shot (a model without anchors, e.g. AQ: 1-shot) on a few fixed 5-way
+episodes of held-out classes under PGD-20 (the official code does this on its *test* classes). `select_on`:
 
 - ``last``: keep the last epoch (the generated shapes have no validation classes);
 - ``val``: the validation classes (CIFAR-FS: its 16; an image folder: <root>/val) — the clean protocol;
@@ -36,6 +36,7 @@ class Selector:
     names: list[str]
     eps: float
     episodes: int = SELECT_EPISODES
+    shots: int = 0  # 0: zero-shot against anchors; 1: models without anchors (AQ, linear heads), 1-shot
     best_score: float = -1.0
     best_epoch: int = 0
 
@@ -53,15 +54,16 @@ class Selector:
     def _score(self, trained) -> float:
         from laat_core.evaluation import evaluate_episodes
 
-        head = trained.head_for(self.names)
+        model, anchors = trained.for_episodes(self.names, self.shots)
         result = evaluate_episodes(
-            head,
+            model,
             self.images,
             self.labels,
-            trained.anchors_for(self.names),
+            anchors,
             AttackSpec("pgd", self.eps, 20, seed=SELECT_SEED),
             self.on,
             self.episodes,
+            shots=self.shots,
             seed=SELECT_SEED,
         )
         return result.accuracy
@@ -82,6 +84,7 @@ class Selector:
             "score": self.best_score,
             "attack": f"PGD-20 eps={self.eps * 255:g}/255",
             "episodes": self.episodes,
+            "shots": self.shots,
             "classes": len(self.names),
         }
 
@@ -94,6 +97,7 @@ def make_selector(
     seed: int,
     transform=None,
     episodes: int = SELECT_EPISODES,
+    shots: int = 0,
 ) -> Selector | None:
     """The selector for `on` over a data source (None for `last`), with a clear error where the data set has no
     such classes."""
@@ -115,4 +119,4 @@ def make_selector(
     images = dataset.tensors[0] if hasattr(dataset, "tensors") else dataset
     if transform is not None:  # the test-time transform of the training recipe (e.g. an 80x80 centre crop)
         images = Transformed(dataset, transform)
-    return Selector(on, images, labels_of(dataset), names, eps, episodes)
+    return Selector(on, images, labels_of(dataset), names, eps, episodes, shots)

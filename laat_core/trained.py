@@ -13,7 +13,7 @@ from torch import nn
 from laat_core.anchors import encode_anchors
 from laat_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from laat_core.expansion import ExpansionFit, apply_expansion
-from laat_core.models import AnchorClassifier, AnchorHead, LinearClassifier
+from laat_core.models import AnchorClassifier, AnchorHead, LinearClassifier, PrototypeNet
 
 
 @dataclass
@@ -34,6 +34,19 @@ class TrainedModel:
     def zero_shot(self) -> bool:
         return self.metadata["model"]["kind"] == "anchor"
 
+    @property
+    def few_shot_only(self) -> bool:
+        """A prototype model (AQ): no anchors and no classifier, classes come from support images only."""
+        return self.metadata["model"]["kind"] == "prototype"
+
+    def _no_anchors(self) -> ValueError:
+        if self.few_shot_only:
+            return ValueError(
+                f"this checkpoint ({self.metadata.get('training', {}).get('method', 'prototype model')}) has no text "
+                "anchors: it classifies from support images only, so it supports --shots 1 or more, not zero-shot"
+            )
+        return ValueError("a linear-head model has no anchors: it only knows its training classes")
+
     def names_for(self, split: str) -> list[str]:
         if split == "all":
             return self.split["base"] + self.split["novel"]
@@ -45,7 +58,7 @@ class TrainedModel:
         """Anchors for any class list: stored ones by name, others encoded from text and mapped
         with the stored de-correlation (fitted on the base classes only)."""
         if not self.zero_shot:
-            raise ValueError("a linear-head model has no anchors: it only knows its training classes")
+            raise self._no_anchors()
         known = {n: i for i, n in enumerate(self.class_names)}
         if all(n in known for n in names):
             return self.class_anchors[[known[n] for n in names]]
@@ -57,9 +70,18 @@ class TrainedModel:
         model is not changed: the anchors travel with the returned head (AnchorHead)."""
         if self.zero_shot:
             return AnchorHead(self.model.eval(), self.anchors_for(names))
+        if self.few_shot_only:
+            raise self._no_anchors()
         if names != self.split["base"]:
             raise ValueError("a linear-head model can only classify its training classes")
         return self.model.eval()
+
+    def for_episodes(self, names: list[str], shots: int) -> tuple[nn.Module, torch.Tensor | None]:
+        """The (model, class anchors) that evaluation.evaluate_episodes takes for `names`: zero-shot, the classes'
+        head and anchors; with support images, the bare model (each episode builds its head from its supports)."""
+        if shots == 0:
+            return self.head_for(names), self.anchors_for(names)
+        return self.model.eval(), None
 
 
 def decorrelate_with(raw: torch.Tensor, params: dict) -> torch.Tensor:
@@ -79,6 +101,8 @@ def build_model(spec: dict, anchors: torch.Tensor | None = None) -> nn.Module:
         return AnchorClassifier(spec["backbone"], anchors, spec["tau"], mean, std)
     if spec["kind"] == "linear":
         return LinearClassifier(spec["backbone"], spec["n_classes"], mean, std)
+    if spec["kind"] == "prototype":
+        return PrototypeNet(spec["backbone"], mean, std)
     raise CheckpointError(f"unknown model kind {spec['kind']!r}")
 
 
@@ -107,8 +131,8 @@ def validate(metadata: dict, tensors: dict[str, torch.Tensor], path: str | Path)
     if not isinstance(metadata.get("version"), int):
         fail("metadata version is not an integer")
     spec = metadata.get("model")
-    if not isinstance(spec, dict) or spec.get("kind") not in ("anchor", "linear"):
-        fail("metadata 'model' must be an object with kind 'anchor' or 'linear'")
+    if not isinstance(spec, dict) or spec.get("kind") not in ("anchor", "linear", "prototype"):
+        fail("metadata 'model' must be an object with kind 'anchor', 'linear' or 'prototype'")
     if spec.get("backbone") not in BACKBONES:
         fail(f"unknown backbone {spec.get('backbone')!r}")
     for key in ("mean", "std"):
@@ -132,6 +156,10 @@ def validate(metadata: dict, tensors: dict[str, torch.Tensor], path: str | Path)
             fail(
                 f"metadata sizes {spec.get('n_classes')}x{spec.get('anchor_dim')} do not match the weights {tuple(anchors.shape)}"
             )
+    elif spec["kind"] == "prototype":
+        scale = tensors.get("model.scale")
+        if spec.get("metric") != "euclidean" or scale is None or scale.numel() != 1:
+            fail("a prototype model needs metric 'euclidean' and its scalar logit scale")
     else:
         head = tensors.get("model.head.weight")
         if head is None or spec.get("n_classes") != head.shape[0]:

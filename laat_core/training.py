@@ -25,15 +25,19 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from laat_core.anchors import DEFAULT_TEMPLATE, encode_anchors
+from laat_core.attacks import AttackSpec
 from laat_core.checkpoint import read_metadata
 from laat_core.data.augment import AUGMENTATIONS, Transformed, resolve_augmentation
-from laat_core.data.sources import DataSource, hold_out, stack
+from laat_core.data.episodes import EpisodeSampler, episode_labels
+from laat_core.data.sources import DataSource, hold_out, labels_of, stack
 from laat_core.decorrelation import METHODS as DECORRELATIONS
 from laat_core.decorrelation import decorrelate
 from laat_core.device import resolve_device
+from laat_core.evaluation import evaluate_episodes
 from laat_core.losses import BN_MODES
 from laat_core.methods import METHODS, Method, get_method
 from laat_core.models.backbones import backbone_spec, load_backbone_weights
+from laat_core.models.prototype import few_shot_head
 from laat_core.selection import SELECT_CHOICES, make_selector
 from laat_core.trained import TrainedModel, build_model, load_trained, save_trained
 
@@ -44,7 +48,8 @@ __all__ = ["METHODS", "EpochLog", "TrainConfig", "train"]
 class TrainConfig:
     method: str = "laat"
     backbone: str = "conv4-wide"  # chosen on base-class validation data with tau (select_hyperparameters.py)
-    head: str = "cosine"  # cosine: fixed anchors (zero-shot); linear: ordinary learned classifier (baseline)
+    head: str = "auto"  # auto: the method's first; cosine: fixed anchors (zero-shot); linear: learned classifier
+    # (baseline); prototype: classes from support images (episodic methods, e.g. aq)
     encoder: str = "minilm"
     templates: tuple[str, ...] = (DEFAULT_TEMPLATE,)
     anchors: str = "auto"  # auto: the method's own (e.g. raw for anchor-at); or expansion|center|none
@@ -78,13 +83,20 @@ class TrainConfig:
     lr_schedule: str = "cosine"  # cosine (per step) | official (x0.1 from epoch 60, as the official code)
     select_on: str = "last"  # last | val | test (laat_core.selection): which epoch's model is kept as -best
     select_episodes: int = 20  # fixed 5-way episodes scored (PGD-20) after each epoch when selecting
+    # Episodic methods (aq): each step is one task. 5-way as the test episodes; 15 shots and 6 queries per class
+    # are the AQ code's defaults (MetaOptNet's), which evaluates the same model 1-shot.
+    episode_ways: int = 5
+    episode_shots: int = 15
+    episode_queries: int = 6
 
     def __post_init__(self) -> None:
         method = get_method(self.method)  # ValueError listing the registered methods
         if self.epochs < 1 or self.batch_size < 1 or self.n_per_class < 1:
             raise ValueError("epochs, batch size and images per class must be positive")
-        if self.head not in ("cosine", "linear"):
-            raise ValueError(f"unknown head {self.head!r}: use cosine or linear")
+        if self.head == "auto":
+            self.head = method.heads[0]
+        if self.head not in ("cosine", "linear", "prototype"):
+            raise ValueError(f"unknown head {self.head!r}: use auto, cosine, linear or prototype")
         if self.head not in method.heads:
             raise ValueError(f"{self.method} needs the {' or '.join(method.heads)} head, not {self.head}")
         if not all(
@@ -105,6 +117,8 @@ class TrainConfig:
             raise ValueError("DataLoader workers must be 0 or more")
         if self.attack_steps < 1:
             raise ValueError("the training attack needs at least one step")
+        if min(self.episode_ways, self.episode_shots, self.episode_queries) < 1 or self.episode_ways < 2:
+            raise ValueError("episodes need at least 2 ways, 1 shot and 1 query")
         if self.attack_alpha is None:  # the one place this default is written
             self.attack_alpha = 2.5 * self.eps / self.attack_steps
         elif not (math.isfinite(self.attack_alpha) and self.attack_alpha > 0):
@@ -220,6 +234,41 @@ def _loader_workers(config: TrainConfig, device: torch.device) -> int:
     return max(0, min(8, per_process - 1))
 
 
+def _episode_sampler(train_set, config: TrainConfig) -> EpisodeSampler:
+    """Episodes of the training images: an epoch is about one pass over them (each rank its share and its own
+    episodes under DDP), so epochs mean the same budget in images as for batch methods."""
+    ways, shots, queries = config.episode_ways, config.episode_shots, config.episode_queries
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    per_epoch = len(train_set) // (ways * (shots + queries) * world)
+    return EpisodeSampler(labels_of(train_set), ways, shots, queries, per_epoch, seed=config.seed * 1009 + _rank())
+
+
+def _episode_validation(model, dataset, config: TrainConfig) -> tuple[float, float | None]:
+    """Base-class validation of an episodic method, which has no classifier to score all classes at once: 5-way
+    1-shot episodes over the validation images, clean, then PGD-10 (step 2/255, as _pgd_accuracy) on about
+    val_pgd_images queries. Fixed episodes; the training run's random state is left as it was."""
+    labels = labels_of(dataset)
+    images = dataset.tensors[0] if hasattr(dataset, "tensors") else dataset
+    ways = min(5, len(labels.unique()))
+    queries = min(15, int(torch.bincount(labels).min()) - 1)
+    if queries < 1:
+        raise ValueError("episodic validation needs at least 2 validation images per class (--val-per-class)")
+    per_episode = ways * queries
+    device = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        clean = evaluate_episodes(
+            model, images, labels, None, AttackSpec("none"), "base-val", max(1, len(labels) // per_episode),
+            ways, queries, shots=1, seed=config.data_seed,
+        ).accuracy  # fmt: skip
+        if not config.adversarial:
+            return clean, None
+        pgd = evaluate_episodes(
+            model, images, labels, None, AttackSpec("pgd", config.eps, 10, alpha=2 / 255), "base-val",
+            max(1, config.val_pgd_images // per_episode), ways, queries, shots=1, seed=config.data_seed,
+        ).accuracy  # fmt: skip
+    return clean, pgd
+
+
 def _check_augmentation(augmentation, dataset) -> None:
     """One image through the transform before any work: a crop larger than the images fails here, not mid-epoch."""
     try:
@@ -271,11 +320,19 @@ def _pgd_accuracy(model, dataset, device, config: TrainConfig) -> float:
 def _metadata(config: TrainConfig, anchor_set, base, novel, spec, logs, resumed_from=None) -> dict:
     import laat_core
 
+    # A prototype model (no anchor_set) used no text: it names no encoder, prompt or de-correlation.
+    anchors = (
+        {}
+        if anchor_set is None
+        else {
+            "encoder": config.encoder,
+            "templates": list(config.templates),
+            "decorrelation": anchor_set.to_dict(),
+        }
+    )
     return {
         "model": spec,
-        "encoder": config.encoder,
-        "templates": list(config.templates),
-        "decorrelation": anchor_set.to_dict(),
+        **anchors,
         "class_names": base + novel,
         "split": {"base": base, "novel": novel},
         "data": {
@@ -327,17 +384,22 @@ def train(
     torch.manual_seed(config.seed)
 
     base, novel, train_set, val_set = make_data(config)
-    anchor_set = make_anchor_set(config, base, novel)
-    spec = {
-        "kind": "anchor" if config.head == "cosine" else "linear",
-        "backbone": config.backbone,
-        "tau": config.tau,
-        "anchor_dim": int(anchor_set.anchors.shape[1]),
-        "n_classes": len(base),
-        "mean": list(backbone_spec(config.backbone).mean),
-        "std": list(backbone_spec(config.backbone).std),
-    }
-    model = build_model(spec, anchor_set.anchors[: len(base)]).to(device)
+    episodic = config.method_spec.episodic
+    # A prototype head has no text anchors: none are encoded (no text encoder is loaded).
+    anchor_set = None if config.head == "prototype" else make_anchor_set(config, base, novel)
+    spec = (
+        {"kind": "prototype", "backbone": config.backbone, "metric": "euclidean"}
+        if anchor_set is None
+        else {
+            "kind": "anchor" if config.head == "cosine" else "linear",
+            "backbone": config.backbone,
+            "tau": config.tau,
+            "anchor_dim": int(anchor_set.anchors.shape[1]),
+            "n_classes": len(base),
+        }
+    )
+    spec.update(mean=list(backbone_spec(config.backbone).mean), std=list(backbone_spec(config.backbone).std))
+    model = build_model(spec, anchor_set.anchors[: len(base)] if anchor_set else None).to(device)
     class_anchors = anchor_set.anchors if config.head == "cosine" else None
     if config.backbone_weights and not resume:  # a resumed run's weights come from its checkpoint
         load_backbone_weights(model.backbone, config.backbone_weights)
@@ -350,16 +412,24 @@ def train(
         logs, resumed_from = _resume(resume, config, model, optimizer), str(resume)
 
     net = DistributedDataParallel(model) if distributed else model
-    sampler = DistributedSampler(train_set, seed=config.seed) if distributed else None
+    episodes = _episode_sampler(train_set, config) if episodic else None  # each batch one task
+    sampler = DistributedSampler(train_set, seed=config.seed) if distributed and not episodic else None
     generator = torch.Generator().manual_seed(config.seed)
     workers = _loader_workers(config, device)
+    batching = (
+        {"batch_sampler": episodes}
+        if episodic
+        else {
+            "batch_size": config.batch_size,
+            "shuffle": sampler is None,
+            "sampler": sampler,
+            "generator": generator,
+            "drop_last": True,
+        }
+    )
     loader = DataLoader(
         train_set,
-        config.batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        generator=generator,
-        drop_last=True,
+        **batching,
         num_workers=workers,
         pin_memory=device.type == "cuda",  # page-locked batches copy to the GPU asynchronously
         persistent_workers=workers > 0,
@@ -371,7 +441,8 @@ def train(
         )
     val_loader = DataLoader(val_set, 256, num_workers=workers)
     # The attack runs on the bare module: torchattacks puts it in eval mode, and no DDP sync is needed.
-    attack = _train_attack(model, config)
+    # Episodic methods attack each episode's own prototype head (made in _train_epoch).
+    attack = None if episodic else _train_attack(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(  # continued on resume
         optimizer, LR_SCHEDULES[config.lr_schedule](config.epochs, len(loader), len(logs) * len(loader))
     )
@@ -379,7 +450,14 @@ def train(
     augmentation = augmentation_of(config)
     selector = (
         make_selector(
-            config.select_on, source, config.eps, None, config.data_seed + 7, augmentation.test, config.select_episodes
+            config.select_on,
+            source,
+            config.eps,
+            None,
+            config.data_seed + 7,
+            augmentation.test,
+            config.select_episodes,
+            shots=0 if config.head == "cosine" else 1,  # models without anchors are selected 1-shot
         )
         if _rank() == 0
         else None
@@ -391,13 +469,17 @@ def train(
 
     started = time.perf_counter()
     for epoch in range(len(logs), config.epochs):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
+        for epoch_sampler in (sampler, episodes):
+            if epoch_sampler is not None:
+                epoch_sampler.set_epoch(epoch)
         entry = _train_epoch(
             config, net, model, attack, loader, optimizer, scheduler, device, epoch, progress, should_stop
         )
-        entry.val_clean_acc = _accuracy(model, val_loader, device)
-        entry.val_pgd_acc = _pgd_accuracy(model, val_set, device, config) if config.adversarial else None
+        if episodic:
+            entry.val_clean_acc, entry.val_pgd_acc = _episode_validation(model, val_set, config)
+        else:
+            entry.val_clean_acc = _accuracy(model, val_loader, device)
+            entry.val_pgd_acc = _pgd_accuracy(model, val_set, device, config) if config.adversarial else None
         logs.append(entry)
         if _rank() == 0:
             if progress:
@@ -431,25 +513,46 @@ def _train_epoch(
     config, net, model, attack, loader, optimizer, scheduler, device, epoch, progress, should_stop
 ) -> EpochLog:
     start = time.perf_counter()
-    totals = {"loss": 0.0, "clean": 0, "adv": 0, "n": 0}
+    totals = {"loss": 0.0, "clean": 0, "adv": 0, "n": 0, "scored": 0}
     parts: dict[str, float] = {}
+    episodic = config.method_spec.episodic
+    if episodic:
+        support_labels, query_labels = (
+            labels.to(device)
+            for labels in episode_labels(config.episode_ways, config.episode_shots, config.episode_queries)
+        )
     batches = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or _rank() != 0, leave=False)
     for x, y in batches:
         if should_stop is not None and should_stop():
             break  # cancelled: the epoch is logged as far as it got
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        x_adv = attack(x, y) if attack is not None else None
+        if episodic:
+            # The queries are attacked against the prototypes of the clean supports (eval mode, fixed tensors);
+            # the supports are never perturbed. The loss gets supports, attacked queries, episode labels.
+            x, query, y = x[: len(support_labels)], x[len(support_labels) :], torch.cat([support_labels, query_labels])
+            episode_attack = _train_attack(few_shot_head(model, x, support_labels, config.episode_ways), config)
+            x_adv = episode_attack(query, query_labels) if episode_attack is not None else None
+            loss_inputs = (x, query if x_adv is None else x_adv, y)
+        else:
+            x_adv = attack(x, y) if attack is not None else None
+            loss_inputs = (x, x_adv, y)
         net.train()
-        result = config.method_spec.loss(net, x, x_adv, y, config.beta, config.bn_mode)
+        result = config.method_spec.loss(net, *loss_inputs, config.beta, config.bn_mode)
         optimizer.zero_grad(set_to_none=True)
         result["loss"].backward()
         optimizer.step()
         scheduler.step()
         with torch.no_grad():
             model.eval()
-            totals["clean"] += int((model(x).argmax(1) == y).sum())
+            if episodic:  # accuracy on the queries, against prototypes of the updated model
+                scorer = few_shot_head(model, x, support_labels, config.episode_ways)
+                clean, scored = query, query_labels
+            else:
+                scorer, clean, scored = model, x, y
+            totals["clean"] += int((scorer(clean).argmax(1) == scored).sum())
             if x_adv is not None:
-                totals["adv"] += int((model(x_adv).argmax(1) == y).sum())
+                totals["adv"] += int((scorer(x_adv).argmax(1) == scored).sum())
+            totals["scored"] += len(scored)
         totals["loss"] += float(result["loss"].detach()) * len(y)
         totals["n"] += len(y)
         for key, value in result.items():
@@ -457,12 +560,12 @@ def _train_epoch(
                 parts[key] = parts.get(key, 0.0) + float(value) * len(y)
         batches.set_postfix(loss=f"{totals['loss'] / totals['n']:.3f}")
     seconds = time.perf_counter() - start
-    n = max(totals["n"], 1)
+    n, scored = max(totals["n"], 1), max(totals["scored"], 1)
     return EpochLog(
         epoch=epoch + 1,
         loss=totals["loss"] / n,
-        train_clean_acc=totals["clean"] / n,
-        train_adv_acc=totals["adv"] / n if attack is not None else None,
+        train_clean_acc=totals["clean"] / scored,
+        train_adv_acc=totals["adv"] / scored if config.adversarial else None,
         val_clean_acc=float("nan"),
         val_pgd_acc=None,
         seconds=seconds,
@@ -477,6 +580,7 @@ RESUME_MUST_MATCH = (
     "momentum", "weight_decay", "eps", "attack_steps", "attack_alpha", "fast", "bn_mode", "data",
     "n_per_class", "data_seed", "seed", "augment", "lr_schedule", "select_on", "select_episodes",
     "class_names", "input_size",
+    "episode_ways", "episode_shots", "episode_queries",
 )  # fmt: skip
 
 

@@ -21,13 +21,17 @@ def laat_checkpoint(tmp_path_factory):
 @pytest.mark.parametrize("name", list(METHODS))
 def test_one_epoch_smoke_training_of_each_registered_method(name):
     method = METHODS[name]
-    trained = train(TrainConfig(method=name, **TINY), progress=False)
+    tiny_episodes = {"episode_shots": 1, "episode_queries": 2} if method.episodic else {}  # 3 images per class
+    trained = train(TrainConfig(method=name, **TINY, **tiny_episodes), progress=False)
     log = trained.metadata["log"]
     assert len(log) == 1 and torch.isfinite(torch.tensor(log[0]["loss"]))
     assert (log[0]["train_adv_acc"] is None) == (not method.adversarial)
     assert trained.metadata["training"]["method"] == name
-    assert trained.metadata["decorrelation"]["method"] == method.anchors
-    assert torch.allclose(trained.model.anchors, trained.class_anchors[:48])  # the head holds the base anchors
+    if method.episodic:  # a prototype model: no text anchors at all (tests/test_aq.py)
+        assert trained.class_anchors is None and "decorrelation" not in trained.metadata and not trained.zero_shot
+    else:
+        assert trained.metadata["decorrelation"]["method"] == method.anchors
+        assert torch.allclose(trained.model.anchors, trained.class_anchors[:48])  # the head holds the base anchors
     assert set(log[0]["parts"]) and all(torch.isfinite(torch.tensor(v)) for v in log[0]["parts"].values())
 
 
@@ -39,7 +43,8 @@ def test_registry_is_the_packages_all_and_every_entry_is_complete():
     assert [registry.__dict__[key].name for key in registry.__all__] == list(METHODS)
     for method in METHODS.values():
         assert method.attack in TRAINING_ATTACKS and method.anchors in DECORRELATIONS
-        assert method.summary and set(method.heads) <= {"cosine", "linear"}
+        assert method.summary and set(method.heads) <= {"cosine", "linear", "prototype"}
+        assert method.episodic == (method.heads == ("prototype",))
     # the ablation's rows differ in one thing each
     assert METHODS["anchor-at"].anchors == "none" and METHODS["anchor-at-center"].anchors == "center"
     assert METHODS["anchor-at-expansion"].anchors == "expansion" and not METHODS["anchor-at-expansion"].uses_beta

@@ -9,12 +9,13 @@ from __future__ import annotations
 from laat_core.methods.anchor_at import anchor_at
 from laat_core.methods.anchor_at_center import anchor_at_center
 from laat_core.methods.anchor_at_expansion import anchor_at_expansion
+from laat_core.methods.aq import aq
 from laat_core.methods.laat import laat
 from laat_core.methods.method import Method
 from laat_core.methods.standard import standard
 from laat_core.methods.trades import trades
 
-__all__ = ["standard", "anchor_at", "anchor_at_center", "anchor_at_expansion", "laat", "trades"]
+__all__ = ["standard", "anchor_at", "anchor_at_center", "anchor_at_expansion", "laat", "trades", "aq"]
 
 METHODS: dict[str, Method] = {m.name: m for m in (globals()[key] for key in __all__)}
 

@@ -68,5 +68,9 @@ class LinearClassifier(nn.Module):
         self.backbone = make_backbone(backbone)
         self.head = nn.Linear(self.backbone.out_dim, n_classes)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Backbone features: what few-shot evaluation compares (laat_core.models.prototype.few_shot_head)."""
+        return self.backbone(self.normalize(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(self.normalize(x)))
