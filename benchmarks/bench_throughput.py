@@ -1,6 +1,9 @@
 """Training and attack throughput (issue 10): images/s for the paper's backbones at 32x32 and 80x80, with data
 read from generated files in the real on-disk formats (a CIFAR-100 pickle batch; an ImageFolder of PNGs) through
-the same DataLoader path as `laat train`, on the device `--device` picks (auto: CUDA when present).
+the same DataLoader path as `laat train`, on the device `--device` picks (auto: CUDA when present). Any other size
+is the ImageNet-scale path: full-size PNGs (300x250) through the imagenet augmentation (RandomResizedCrop to it):
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_throughput.py --backbones resnet50 --sizes 224 --batch 8
 
     OMP_NUM_THREADS=2 python benchmarks/bench_throughput.py                       # CPU here
     python benchmarks/bench_throughput.py --device cuda --batches 20 --aa-images 64   # a GPU
@@ -27,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from laat_core.attacks import AttackSpec, make_attack  # noqa: E402
-from laat_core.data.augment import AUGMENTATIONS, Transformed  # noqa: E402
+from laat_core.data.augment import AUGMENTATIONS, Transformed, imagenet_augmentation  # noqa: E402
 from laat_core.data.real import load_cifar, load_image_folder  # noqa: E402
 from laat_core.device import resolve_device  # noqa: E402
 from laat_core.methods import get_method  # noqa: E402
@@ -47,12 +50,12 @@ def write_cifar(root: Path, n: int) -> Path:
     return root
 
 
-def write_folder(root: Path, n: int, classes: int = 16) -> Path:
+def write_folder(root: Path, n: int, classes: int = 16, shape: tuple[int, int] = (84, 84)) -> Path:
     rng = np.random.default_rng(0)
     for i in range(n):
         folder = root / f"class{i % classes}"
         folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(rng.integers(0, 255, (84, 84, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+        Image.fromarray(rng.integers(0, 255, (*shape, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     return root
 
 
@@ -61,9 +64,13 @@ def dataset(size: int, root: Path, n: int):
         return Transformed(
             load_cifar("cifar100", write_cifar(root / "cifar", n), train=True), AUGMENTATIONS["cifar-fs"].train
         )
-    return Transformed(
-        load_image_folder(write_folder(root / "folder", n), image_size=84), AUGMENTATIONS["miniimagenet"].train
-    )
+    if size == 80:
+        return Transformed(
+            load_image_folder(write_folder(root / "folder", n), image_size=84), AUGMENTATIONS["miniimagenet"].train
+        )
+    # ImageNet-style: images at their own (larger) size, decoded per batch and cropped by the augmentation
+    folder = write_folder(root / "imagenet", n, shape=(250, 300))
+    return Transformed(load_image_folder(folder, image_size=None), imagenet_augmentation(size).train)
 
 
 def sync(device: torch.device) -> None:

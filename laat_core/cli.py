@@ -183,6 +183,8 @@ def cmd_train(args) -> int:
     # Default name after the data kind: a CIFAR-FS recipe run is not called "shapes-…".
     out = Path(args.out or f"runs/{DataSource(config.data).kind}-{config.method}.safetensors")
     trained = train(config, out=out, resume=args.resume)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 alone writes the checkpoint and reports
+        return 0
     last = trained.metadata["log"][-1]
     print(
         f"trained {config.method} for {last['epoch']} epochs; base-val clean {last['val_clean_acc']:.3f}; wrote {out}"

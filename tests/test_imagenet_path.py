@@ -253,3 +253,33 @@ def test_train_refuses_imagenet_mistakes_in_one_line(tmp_path, capsys):
         )
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_zeroshot_attack_lowers_a_trained_models_accuracy(tmp_path):
+    """A model that is not at chance: the shipped shapes LAAT model, zero-shot on its 16 novel classes written as an
+    ImageFolder of PNGs (wnid folders, a class-name file). PGD must lower accuracy, and clean accuracy must be far
+    above chance: a misaligned class list or a broken input transform would fail here."""
+    from laat_core.data import shapes
+    from laat_core.device import resolve_device
+    from laat_core.trained import load_trained
+    from laat_core.zeroshot import EvalSet, ZeroShotSettings, evaluate_set, prepare
+
+    _, novel = shapes.split("pairs")
+    images, labels = shapes.make_split(novel, 6, seed=5).tensors
+    root, lines = tmp_path / "novel", []
+    for index, name in enumerate(novel):
+        wnid = f"n{90 + index:08d}"
+        (root / wnid).mkdir(parents=True)
+        for i in torch.nonzero(labels == index).flatten().tolist():
+            pixels = (images[i].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+            Image.fromarray(pixels).save(root / wnid / f"{i}.png")
+        lines.append(f"{wnid} {name}")
+    (tmp_path / "novel.txt").write_text("\n".join(reversed(lines)))
+    trained = load_trained(ROOT / "assets" / "models" / "shapes-laat.safetensors")
+    prepared = prepare(EvalSet("novel", root, tmp_path / "novel.txt"), trained.metadata)
+    assert prepared.names == novel
+    result = evaluate_set(trained, prepared, ZeroShotSettings(eps=32 / 255, steps=5), resolve_device("cpu"))
+    clean, pgd = result.rows
+    assert clean.n == pgd.n == 6 * len(novel)
+    assert clean.accuracy > 3 / len(novel), clean  # chance is 1/16
+    assert pgd.accuracy < clean.accuracy - 0.1 and not result.warnings, (clean, pgd)
