@@ -165,7 +165,7 @@ TRAIN_FIELDS = (
     "method", "backbone", "encoder", "tau", "beta", "epochs", "batch_size", "lr", "eps", "attack_steps",
     "attack_alpha", "fast", "bn_mode", "n_per_class", "seed", "data_seed", "time_budget_s", "anchors", "head",
     "data", "download", "device", "augment", "workers", "lr_schedule", "select_on", "select_episodes",
-    "episode_ways", "episode_shots", "episode_queries",
+    "episode_ways", "episode_shots", "episode_queries", "precision", "channels_last", "compile",
 )  # fmt: skip
 
 
@@ -411,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     from laat_core.losses import BN_MODES
     from laat_core.methods import METHODS
     from laat_core.models.backbones import BACKBONES
+    from laat_core.precision import PRECISIONS
     from laat_core.recipes import RECIPES
     from laat_core.regimes import REGIMES
     from laat_core.selection import SELECT_CHOICES
@@ -497,6 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--input-size", type=bounded_int(8, 4096), help="imagenet data: crop size (default: the backbone's, 224)"
     )
     p.add_argument("--backbone-weights", help="a local .safetensors file of pretrained backbone weights")
+    p.add_argument("--precision", default=d.precision, choices=PRECISIONS,
+                   help="the loss's forward pass: bf16 autocast or fp32; attacks always run in fp32")  # fmt: skip
+    p.add_argument("--channels-last", action="store_true", help="channels_last memory format for training")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training forward (slow first step)")
     p.add_argument("--resume", help="checkpoint to continue from")
     p.add_argument("--out", type=checkpoint_out, help="checkpoint path (default runs/<data kind>-<method>.safetensors)")
     p.set_defaults(func=cmd_train)

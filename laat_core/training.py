@@ -38,6 +38,7 @@ from laat_core.losses import BN_MODES
 from laat_core.methods import METHODS, Method, get_method
 from laat_core.models.backbones import backbone_spec, load_backbone_weights
 from laat_core.models.prototype import few_shot_head
+from laat_core.precision import check_precision, prepare_for_training, to_memory_format, training_autocast
 from laat_core.selection import SELECT_CHOICES, make_selector
 from laat_core.trained import TrainedModel, build_model, load_trained, save_trained
 
@@ -80,6 +81,11 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N (laat_core.device)
     augment: str = "auto"  # auto (the data set's official recipe; none for shapes) | laat_core.data.augment names
     workers: int | None = None  # DataLoader workers; None: 0 on CPU, up to 8 per GPU process
+    # The loss's forward only (laat_core/precision.py); attacks stay float32. Off until measured to help on a
+    # device: BENCHMARKS.md "Precision and compilation".
+    precision: str = "fp32"  # fp32 | bf16 (autocast)
+    channels_last: bool = False
+    compile: bool = False  # torch.compile the module the loss calls
     lr_schedule: str = "cosine"  # cosine (per step) | official (x0.1 from epoch 60, as the official code)
     select_on: str = "last"  # last | val | test (laat_core.selection): which epoch's model is kept as -best
     select_episodes: int = 20  # fixed 5-way episodes scored (PGD-20) after each epoch when selecting
@@ -123,7 +129,7 @@ class TrainConfig:
             self.attack_alpha = 2.5 * self.eps / self.attack_steps
         elif not (math.isfinite(self.attack_alpha) and self.attack_alpha > 0):
             raise ValueError(f"the attack step size must be a positive finite number, not {self.attack_alpha}")
-        resolve_device(self.device)  # DeviceError (a ValueError) before any work
+        check_precision(self.precision, resolve_device(self.device))  # DeviceError / ValueError before any work
         if self.augment != "auto" and self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {self.augment!r}: use auto or one of {', '.join(AUGMENTATIONS)}")
         backbone_spec(self.backbone)  # ValueError listing the registered backbones
@@ -411,7 +417,10 @@ def train(
     if resume:
         logs, resumed_from = _resume(resume, config, model, optimizer), str(resume)
 
+    if config.channels_last:  # in place: the optimiser's parameters are the same tensors
+        model.to(memory_format=torch.channels_last)
     net = DistributedDataParallel(model) if distributed else model
+    net = prepare_for_training(net, channels_last=False, compile_model=config.compile)  # the loss's module
     episodes = _episode_sampler(train_set, config) if episodic else None  # each batch one task
     sampler = DistributedSampler(train_set, seed=config.seed) if distributed and not episodic else None
     generator = torch.Generator().manual_seed(config.seed)
@@ -525,7 +534,7 @@ def _train_epoch(
     for x, y in batches:
         if should_stop is not None and should_stop():
             break  # cancelled: the epoch is logged as far as it got
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        x, y = to_memory_format(x.to(device, non_blocking=True), config.channels_last), y.to(device, non_blocking=True)
         if episodic:
             # The queries are attacked against the prototypes of the clean supports (eval mode, fixed tensors);
             # the supports are never perturbed. The loss gets supports, attacked queries, episode labels.
@@ -537,7 +546,8 @@ def _train_epoch(
             x_adv = attack(x, y) if attack is not None else None
             loss_inputs = (x, x_adv, y)
         net.train()
-        result = config.method_spec.loss(net, *loss_inputs, config.beta, config.bn_mode)
+        with training_autocast(config.precision, device):  # the attacks above ran in float32
+            result = config.method_spec.loss(net, *loss_inputs, config.beta, config.bn_mode)
         optimizer.zero_grad(set_to_none=True)
         result["loss"].backward()
         optimizer.step()

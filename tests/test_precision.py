@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -41,3 +43,65 @@ def test_channels_last_keeps_the_same_function_and_parameters():
     xl = to_memory_format(x, True)
     assert xl.is_contiguous(memory_format=torch.channels_last) and torch.equal(xl, x)
     torch.testing.assert_close(model(xl), before, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["laat", "aq"])
+def test_bf16_training_attacks_in_float32_and_trains_in_bf16(monkeypatch, method):
+    """Every forward inside the training attack (and validation) is float32; the loss's forward is bf16. Both
+    halves are checked, so a run where autocast leaked into the attack, or never switched on, fails."""
+    from laat_core import training
+
+    seen = {"attack": set(), "loss": set()}
+    phase = {"now": "other"}
+    real_attack = training._train_attack
+
+    def traced_attack(model, config):
+        attack = real_attack(model, config)
+
+        def run(*args):
+            phase["now"] = "attack"
+            try:
+                return attack(*args)
+            finally:
+                phase["now"] = "other"
+
+        return run
+
+    real_loss = training.TrainConfig.method_spec.fget
+
+    def traced_spec(config):
+        spec = real_loss(config)
+
+        def loss(net, *args):
+            phase["now"] = "loss"
+            try:
+                return spec.loss(net, *args)
+            finally:
+                phase["now"] = "other"
+
+        return dataclasses.replace(spec, loss=loss)
+
+    monkeypatch.setattr(training, "_train_attack", traced_attack)
+    monkeypatch.setattr(training.TrainConfig, "method_spec", property(traced_spec))
+
+    def record(module, inputs, output):
+        if phase["now"] in seen:
+            seen[phase["now"]].add(output.dtype)
+
+    original_init = torch.nn.Conv2d.__init__
+
+    def hooked_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.register_forward_hook(record)
+
+    monkeypatch.setattr(torch.nn.Conv2d, "__init__", hooked_init)
+    settings = dict(epochs=1, n_per_class=4, val_per_class=2, val_pgd_images=8, batch_size=48, attack_steps=2)
+    if method == "aq":
+        settings = dict(settings, episode_shots=2, episode_queries=2, batch_size=20, n_per_class=8)
+    trained = training.train(
+        training.TrainConfig(method=method, precision="bf16", channels_last=True, **settings), progress=False
+    )
+    assert seen["attack"] == {torch.float32}, seen
+    assert seen["loss"] == {torch.bfloat16}, seen
+    assert trained.metadata["training"]["precision"] == "bf16"  # named in the checkpoint
+    assert all(p.dtype == torch.float32 for p in trained.model.parameters())
