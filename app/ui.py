@@ -81,6 +81,9 @@ MINILM = "MiniLM (offline)"
 CIFARFS_FILE = "official CLIP anchors of CIFAR-FS (file)"
 _STOP_FLAGS: dict[str, threading.Event] = {}  # run id -> stop flag of a Train-tab training in progress
 USER_ERRORS = (AnchorError, EncoderError, InputError, CheckpointError, ValueError)
+# The app's models answer for a class list (anchors or a linear head). Episodic methods (aq) classify from support
+# images, which the attack lab and Compare do not take: they are trained and evaluated with the CLI.
+APP_METHODS = {name: method for name, method in METHODS.items() if not method.episodic}
 
 
 def shown(text: object) -> str:
@@ -435,6 +438,8 @@ def _progress_outputs(text: str) -> list:
     """Every attack-lab output left as it is, except model A's summary, which shows the progress."""
     outputs = [gr.update() for _ in range(2 * ATTACK_VIEW_SIZE + 1)]  # + the last attack's state
     outputs[ATTACK_SUMMARY_INDEX] = text
+    # The previous attack's downloads go: they are not this attack's result.
+    outputs[ATTACK_DOWNLOAD_INDEX] = outputs[ATTACK_VIEW_SIZE + ATTACK_DOWNLOAD_INDEX] = outputs[-1] = None
     return outputs
 
 
@@ -534,6 +539,11 @@ def upload_checkpoint(file, session_models: dict | None):
     path = Path(file if isinstance(file, str) else file.name)
     try:
         trained = get_model(path)
+        if trained.few_shot_only:  # its classes come from support images: the app's views have none
+            raise CheckpointError(
+                f"{path.name} is a prototype model ({trained.metadata.get('training', {}).get('method', '?')}): it "
+                "classifies from support images, which the app does not take; evaluate it with `laat eval --shots 1`"
+            )
     except CheckpointError as error:
         raise user_error(error) from None
     label = f"uploaded: {path.name}"
@@ -963,28 +973,32 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                     )
                 last_attack = gr.State(None)  # [(model label, outcome)] of the last attack, for its downloads
                 views = {}
-                with gr.Row() as results_row:
-                    for side in ("A", "B"):
-                        with gr.Column():
-                            with gr.Row():
-                                clean = output_image(label=f"{side}: clean", format="png", elem_id=f"clean-{side}")
-                                adv = output_image(label=f"{side}: adversarial", format="png", elem_id=f"adv-{side}")
-                                pert = output_image(label=f"{side}: perturbation (amplified)", format="png")
-                            bars = gr.Plot(label=f"{side}: probabilities", elem_id=f"bars-{side}")
-                            summary = gr.Markdown(elem_id=f"summary-{side}")
-                            space = gr.Plot(
-                                label=f"{side}: where the features land among the anchors", elem_id=f"space-{side}"
+                # One hidden block in "predict, then reveal": the downloads hold the predictions too.
+                with gr.Column() as results_row:
+                    with gr.Row():
+                        for side in ("A", "B"):
+                            with gr.Column():
+                                with gr.Row():
+                                    clean = output_image(label=f"{side}: clean", format="png", elem_id=f"clean-{side}")
+                                    adv = output_image(
+                                        label=f"{side}: adversarial", format="png", elem_id=f"adv-{side}"
+                                    )
+                                    pert = output_image(label=f"{side}: perturbation (amplified)", format="png")
+                                bars = gr.Plot(label=f"{side}: probabilities", elem_id=f"bars-{side}")
+                                summary = gr.Markdown(elem_id=f"summary-{side}")
+                                space = gr.Plot(
+                                    label=f"{side}: where the features land among the anchors", elem_id=f"space-{side}"
+                                )
+                                views[side] = [clean, adv, pert, bars, summary, None, space]
+                    with gr.Row():
+                        download_btn = gr.Button("Download the adversarial examples", elem_id="download-go", scale=1)
+                        for side in ("A", "B"):
+                            views[side][ATTACK_DOWNLOAD_INDEX] = gr.File(
+                                label=f"{side}: the adversarial example (PNG + safetensors)",
+                                file_count="multiple",
+                                elem_id=f"files-{side}",
+                                scale=2,
                             )
-                            views[side] = [clean, adv, pert, bars, summary, None, space]
-                with gr.Row():
-                    download_btn = gr.Button("Download the adversarial examples", elem_id="download-go", scale=1)
-                    for side in ("A", "B"):
-                        views[side][ATTACK_DOWNLOAD_INDEX] = gr.File(
-                            label=f"{side}: the adversarial example (PNG + safetensors)",
-                            file_count="multiple",
-                            elem_id=f"files-{side}",
-                            scale=2,
-                        )
                 result_columns = views["A"] + views["B"]
                 download_btn.click(
                     download_examples,
@@ -1078,9 +1092,9 @@ def build_app(classroom: bool = False) -> gr.Blocks:
                 recompute_stop.click(None, None, None, cancels=[recompute_event], api_name=False)
 
             with gr.Tab("Train", id="train"):
-                gr.Markdown(texts.train_text(TRAIN_TAB_STEPS, METHODS))
+                gr.Markdown(texts.train_text(TRAIN_TAB_STEPS, APP_METHODS))
                 with gr.Row():
-                    t_method = gr.Dropdown(list(METHODS), value=TrainConfig.method, label="method")
+                    t_method = gr.Dropdown(list(APP_METHODS), value=TrainConfig.method, label="method")
                     t_regime = gr.Radio(list(REGIMES), value=DEFAULT_REGIME, label="anchor regime")
                     t_epochs = gr.Slider(
                         1, CLASSROOM_LIMITS["max_epochs"] if classroom else 30, value=3, step=1, label="epochs"

@@ -433,6 +433,18 @@ def test_upload_shipped_checkpoint(client):
     assert "Loaded shapes-laat.safetensors (laat)" in message
 
 
+def test_models_without_anchors_or_classifier_are_refused_with_the_cli_to_use(client, tmp_path):
+    """An AQ model classifies from support images, which the attack lab and Compare do not take: one upload
+    used to break the whole Compare recompute. The Train tab does not offer one (the dropdown is checked)."""
+    from laat_core.training import TrainConfig, train
+
+    path = tmp_path / "aq.safetensors"
+    train(TrainConfig(method="aq", epochs=1, n_per_class=8, val_per_class=3, val_pgd_images=8, attack_steps=1,
+                      episode_shots=2, episode_queries=3), out=path, progress=False)  # fmt: skip
+    expect_error(client, "laat eval --shots 1", handle_file(str(path)), api_name="/upload_checkpoint")
+    expect_error(client, "not in the list of choices", "aq", "mild", 1, True, 10, 60, 0.2, 4.0, api_name="/train")
+
+
 def test_compare_shipped_and_recompute(client):
     _, message = client.predict(api_name="/shipped_curves")
     assert "Shipped results" in message

@@ -156,6 +156,7 @@ def test_predict_then_reveal(page):
     page.locator("#attack-go").click()
     page.locator("#reveal").wait_for(state="visible", timeout=120_000)  # offered once the attack is done
     assert not page.locator("#summary-A").is_visible()  # its results stay hidden until the reveal
+    assert not page.locator("#download-go").is_visible()  # so do the downloads, which name the predictions
     page.locator("#reveal").click()
     page.get_by_text("You predicted: A is fooled").wait_for(timeout=60_000)
     assert page.locator("#summary-A").is_visible()
