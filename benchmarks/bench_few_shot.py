@@ -60,7 +60,7 @@ def commit() -> str:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def run_cell(label: str, checkpoint: str, shots: int, seed: int, episodes: int) -> dict:
+def run_cell(label: str, checkpoint: str, shots: int, seed: int, episodes: int, code: str) -> dict:
     trained = load_trained(ROOT / checkpoint)
     names = trained.names_for("novel")
     images, labels = shapes.make_split(names, N_PER_CLASS, seed=EVAL_SEED).tensors
@@ -75,7 +75,7 @@ def run_cell(label: str, checkpoint: str, shots: int, seed: int, episodes: int) 
         "results": [r.to_dict() for r in results],
         "warnings": warnings,
         "seconds": time.perf_counter() - started,
-        "commit": commit(),
+        "commit": code,  # the code this process imported, at its start (HEAD may move while it runs)
         "date": str(date.today()),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread(s)",
     }
@@ -119,11 +119,12 @@ def main() -> None:
         return combine(seeds)
     index, count = (int(v) for v in args.worker.split("/"))
     OUT.mkdir(parents=True, exist_ok=True)
+    code = commit()
     for label, checkpoint, shots, seed in cells(seeds)[index::count]:
         path = cell_path(label, seed)
         if path.exists():
             continue
-        cell = run_cell(label, checkpoint, shots, seed, args.episodes)
+        cell = run_cell(label, checkpoint, shots, seed, args.episodes, code)
         path.write_text(json.dumps(cell, indent=1))
         print(f"{label}, seed {seed}: {[round(r['accuracy'], 3) for r in cell['results']]} ({cell['seconds']:.0f} s)")
 
