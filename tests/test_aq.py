@@ -194,3 +194,24 @@ def test_aq_trains_on_cifar_pickles_selects_one_shot_on_val_and_evaluates(tmp_pa
     assert main([*argv, "--no-sanity", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 200 and "1-shot" in result["protocol"] and 0 <= result["accuracy"] <= 1
+
+
+def test_aq_under_two_process_ddp_keeps_the_ranks_identical(tmp_path):
+    """Each rank draws its own episodes; the learned logit scale, used in the loss outside the model's forward,
+    must still be synchronised (it moves, and both ranks end with the same weights)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    worker = Path(__file__).with_name("ddp_worker.py")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(worker.parent.parent)}
+    settings = {"method": "aq", "episode_shots": 1, "episode_queries": 3, "n_per_class": 8, "val_per_class": 3}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+               "--master_port=29547", str(worker), str(tmp_path), "joint", "shapes", json.dumps(settings)]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rank0, rank1 = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
+    assert all(torch.equal(rank0[key], rank1[key]) for key in rank0) and float(rank0["scale"]) != 1.0
