@@ -165,7 +165,7 @@ TRAIN_FIELDS = (
     "method", "backbone", "encoder", "tau", "beta", "epochs", "batch_size", "lr", "eps", "attack_steps",
     "attack_alpha", "fast", "bn_mode", "n_per_class", "seed", "data_seed", "time_budget_s", "anchors", "head",
     "data", "download", "device", "augment", "workers", "lr_schedule", "select_on", "select_episodes",
-    "episode_ways", "episode_shots", "episode_queries", "precision", "channels_last", "compile",
+    "episode_ways", "episode_shots", "episode_queries", "precision", "channels_last", "compile", "val_per_class",
 )  # fmt: skip
 
 
@@ -351,15 +351,17 @@ def cmd_zeroshot(args) -> int:
     from laat_core.checkpoint import read_metadata
     from laat_core.device import resolve_device
     from laat_core.trained import load_trained
-    from laat_core.zeroshot import ZeroShotSettings, parse_dataset, prepare_all, run, summary, table
+    from laat_core.zeroshot import ZeroShotSettings, check_model, parse_dataset, prepare_all, run, summary, table
 
     settings = ZeroShotSettings(
         eps=args.eps, steps=args.steps, alpha=args.alpha, batch_size=args.batch_size, workers=args.workers,
         max_images=args.max_images, seed=args.seed,
     )  # fmt: skip
     device = resolve_device(args.device)
+    metadata = read_metadata(args.checkpoint)
+    check_model(metadata)  # a prototype or linear model cannot classify by class names
     # Every data set is checked (folder, class names, images) before the model is loaded or anything evaluated.
-    prepared = prepare_all([parse_dataset(text) for text in args.dataset], read_metadata(args.checkpoint))
+    prepared = prepare_all([parse_dataset(text) for text in args.dataset], metadata)
     trained = load_trained(args.checkpoint)
     trained.model.to(device)
     if not args.json:
@@ -464,6 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="joint: clean and adversarial batches in one forward; separate: two forwards (official code)",
     )
     p.add_argument("--n-per-class", type=IMAGES_PER_CLASS, default=d.n_per_class)
+    p.add_argument("--val-per-class", type=IMAGES_PER_CLASS, default=d.val_per_class,
+                   help="base-class images per class held out for validation")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--data-seed", type=int, default=d.data_seed)
     p.add_argument("--time-budget", type=float, help="seconds; stop after the epoch that crosses it")

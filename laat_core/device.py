@@ -49,3 +49,14 @@ def device_of(model: torch.nn.Module) -> torch.device:
     for tensor in model.buffers():
         return tensor.device
     return torch.device("cpu")
+
+
+def loader_workers(requested: int | None, device: torch.device, in_memory: bool = False) -> int:
+    """DataLoader worker processes: as requested, else none on a CPU (the cores compute) or for data already in
+    memory, and on a GPU up to 8 per process sharing the machine's cores (images are decoded while it computes)."""
+    if requested is not None:
+        return requested
+    if device.type != "cuda" or in_memory:
+        return 0
+    per_process = (os.cpu_count() or 1) // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    return max(0, min(8, per_process - 1))

@@ -32,7 +32,7 @@ from laat_core.data.episodes import EpisodeSampler, episode_labels
 from laat_core.data.sources import DataSource, hold_out, labels_of, stack
 from laat_core.decorrelation import METHODS as DECORRELATIONS
 from laat_core.decorrelation import decorrelate
-from laat_core.device import resolve_device
+from laat_core.device import loader_workers, resolve_device
 from laat_core.evaluation import evaluate_episodes
 from laat_core.losses import BN_MODES
 from laat_core.methods import METHODS, Method, get_method
@@ -178,6 +178,8 @@ def _check_imagenet_settings(config: TrainConfig) -> None:
     kind = DataSource(config.data).kind
     if config.class_names and kind != "imagenet":
         raise ValueError("--class-names names the classes of --data imagenet:<root>; other data name their own")
+    if config.input_size is not None and kind != "imagenet":
+        raise ValueError("--input-size is the crop of --data imagenet:<root>; other data have a fixed size")
     if config.input_size is not None and config.input_size < 8:
         raise ValueError(f"the input size must be at least 8 pixels, not {config.input_size}")
     if kind == "imagenet" and config.augment not in ("auto", "imagenet"):
@@ -230,19 +232,14 @@ LR_SCHEDULES = {"cosine": _cosine, "official": _official}  # name -> (epochs, st
 
 
 def _loader_workers(config: TrainConfig, device: torch.device) -> int:
-    """DataLoader worker processes: as set, else none on a CPU (the cores train) and, on a GPU, up to 8 per
-    process sharing the machine's cores (real data is decoded and augmented while the GPU trains)."""
-    if config.workers is not None:
-        return config.workers
-    if device.type != "cuda" or DataSource(config.data).kind == "shapes":
-        return 0  # generated images are already tensors in memory: workers would only copy them
-    per_process = (os.cpu_count() or 1) // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
-    return max(0, min(8, per_process - 1))
+    """DataLoader workers (laat_core.device.loader_workers); generated images are already tensors in memory."""
+    return loader_workers(config.workers, device, in_memory=DataSource(config.data).kind == "shapes")
 
 
 def _episode_sampler(train_set, config: TrainConfig) -> EpisodeSampler:
-    """Episodes of the training images: an epoch is about one pass over them (each rank its share and its own
-    episodes under DDP), so epochs mean the same budget in images as for batch methods."""
+    """Episodes of the training images: an epoch is about one pass over them, so epochs mean the same budget in
+    images as for batch methods. Under DDP each rank draws its own episodes from all the images (a seed per rank),
+    a 1/world share of the epoch's count: episodes are not a partition, so there is no shard to read."""
     ways, shots, queries = config.episode_ways, config.episode_shots, config.episode_queries
     world = dist.get_world_size() if dist.is_initialized() else 1
     per_epoch = len(train_set) // (ways * (shots + queries) * world)
@@ -484,11 +481,12 @@ def train(
         entry = _train_epoch(
             config, net, model, attack, loader, optimizer, scheduler, device, epoch, progress, should_stop
         )
-        if episodic:
-            entry.val_clean_acc, entry.val_pgd_acc = _episode_validation(model, val_set, config)
-        else:
-            entry.val_clean_acc = _accuracy(model, val_loader, device)
-            entry.val_pgd_acc = _pgd_accuracy(model, val_set, device, config) if config.adversarial else None
+        if _rank() == 0:  # validation is rank 0's alone (it logs); the others wait at their next all-reduce
+            if episodic:
+                entry.val_clean_acc, entry.val_pgd_acc = _episode_validation(model, val_set, config)
+            else:
+                entry.val_clean_acc = _accuracy(model, val_loader, device)
+                entry.val_pgd_acc = _pgd_accuracy(model, val_set, device, config) if config.adversarial else None
         logs.append(entry)
         if _rank() == 0:
             if progress:

@@ -4,17 +4,18 @@ A model trained on one tree (e.g. ImageNet-1K, `laat train --data imagenet:<root
 ImageFolder data sets, each given as a folder of class folders plus, optionally, a class-name file
 (laat_core.data.classnames). Every class of a data set is scored at once (C-way): its anchors are encoded from the
 class names with the checkpoint's own text encoder and prompt templates and mapped with its stored de-correlation
-(TrainedModel.anchors_for), so no image of these classes was seen in training.
+(TrainedModel.anchors_for). Classes that were also training classes (ImageNet's validation set after training on
+ImageNet, say) are counted and named in a warning: for them the result is not zero-shot.
 
 Per data set: clean accuracy and accuracy under PGD (L-infinity, random start; steps and eps from ZeroShotSettings),
 each with its Wilson 95% interval over the images, the model in eval mode and the attack computed against the
-evaluated head. Images are read a batch at a time (DataLoader workers on a GPU); nothing stacks a data set.
+evaluated head. Images are read a batch at a time (DataLoader workers on a GPU); nothing stacks a data set. The
+gradient-masking checks run on the first batch: clean >= FGSM >= PGD, and PGD-20 at 64/255 near 0.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,10 @@ from laat_core.attacks import AttackSpec, make_attack
 from laat_core.data.augment import AUGMENTATIONS, Transformed, imagenet_augmentation
 from laat_core.data.classnames import class_folders, read_class_names
 from laat_core.data.real import DataError, load_image_folder
-from laat_core.evaluation import binomial_ci95
+from laat_core.data.sources import DataSource
+from laat_core.device import loader_workers
+from laat_core.evaluation import binomial_ci95, sanity_warnings
+from laat_core.protocol import LARGE_EPS
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ def input_transform(metadata: dict):
     if augment == "imagenet":
         return None, imagenet_augmentation(int(data.get("input_size") or 224)).test
     kind = str(data.get("source", "shapes")).split(":", 1)[0]
-    size = 84 if kind == "imagefolder" else 32
+    size = DataSource.image_size if kind == "imagefolder" else 32  # CIFAR and the shapes are 32x32
     return size, AUGMENTATIONS.get(augment, AUGMENTATIONS["none"]).test
 
 
@@ -149,16 +153,43 @@ class SetResult:
         return {**{k: v for k, v in asdict(self).items() if k != "rows"}, "rows": [r.to_dict() for r in self.rows]}
 
 
-def _workers(settings: ZeroShotSettings, device: torch.device) -> int:
-    if settings.workers is not None:
-        return settings.workers
-    return 0 if device.type != "cuda" else max(0, min(8, (os.cpu_count() or 1) - 1))
+def check_model(metadata: dict) -> None:
+    """A ValueError before any work when the checkpoint cannot classify by class names."""
+    kind = (metadata.get("model") or {}).get("kind")
+    if kind == "prototype":
+        raise ValueError(
+            "this checkpoint is a prototype model: it classifies from support images, not class names; evaluate it "
+            "with `laat eval --shots 1`"
+        )
+    if kind != "anchor":
+        raise ValueError("zero-shot evaluation needs a model with an anchor (cosine) head; this one is linear")
+
+
+def training_overlap(trained, names: list[str]) -> list[str]:
+    """The data set's classes that the model was trained on (case and spacing ignored)."""
+    seen = {" ".join(name.lower().split()) for name in trained.split.get("base", [])}
+    return [name for name in names if " ".join(name.lower().split()) in seen]
+
+
+def _masking_checks(head, x, y, settings: ZeroShotSettings, n_classes: int) -> list[str]:
+    """clean >= FGSM >= PGD and accuracy near 0 at a large eps, on one batch (gradient masking shows there)."""
+
+    def accuracy(images) -> float:
+        with torch.no_grad():
+            return float((head(images).argmax(1) == y).float().mean())
+
+    results = {"none": accuracy(x)}
+    for name, spec in (("fgsm", AttackSpec("fgsm", settings.eps)), ("pgd", settings.attack())):
+        torch.manual_seed(settings.seed)
+        results[name] = accuracy(make_attack(head, spec, n_classes)(x, y))
+    torch.manual_seed(settings.seed)
+    large = accuracy(make_attack(head, AttackSpec("pgd", LARGE_EPS, 20, seed=settings.seed), n_classes)(x, y))
+    return sanity_warnings(results, large, chance=1 / n_classes)
 
 
 def evaluate_set(trained, prepared: Prepared, settings: ZeroShotSettings, device, progress: bool = False) -> SetResult:
     """Clean and PGD accuracy over every image of one data set (or a seeded max_images sample), a batch at a time."""
-    if not trained.zero_shot:
-        raise ValueError("zero-shot evaluation needs a model with an anchor (cosine) head; this one is linear")
+    check_model(trained.metadata)
     head = trained.head_for(prepared.names).to(device).eval()  # anchors from the names, checkpoint's encoder
     spec = settings.attack()
     attack = make_attack(head, spec, len(prepared.names))
@@ -166,15 +197,18 @@ def evaluate_set(trained, prepared: Prepared, settings: ZeroShotSettings, device
     if settings.max_images is not None and settings.max_images < len(dataset):
         pick = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(settings.seed))
         dataset = Subset(dataset, sorted(pick[: settings.max_images].tolist()))
-    workers = _workers(settings, device)
+    workers = loader_workers(settings.workers, device)
     loader = DataLoader(
         dataset, settings.batch_size, shuffle=False, num_workers=workers, pin_memory=device.type == "cuda"
     )
     clean = Row("clean", 0, 0)
     robust = Row(spec.describe(), 0, 0)
+    warnings = []
     batches = tqdm(loader, desc=f"{prepared.spec.name} ({spec.describe()})", disable=not progress, leave=False)
     for index, (x, y) in enumerate(batches):
         x, y = x.to(device, torch.float32, non_blocking=True), y.to(device, non_blocking=True)
+        if index == 0:
+            warnings += _masking_checks(head, x, y, settings, len(prepared.names))
         with torch.no_grad():
             clean.correct += int((head(x).argmax(1) == y).sum())
         torch.manual_seed(settings.seed + index)  # each batch's random start, whatever ran before
@@ -188,10 +222,15 @@ def evaluate_set(trained, prepared: Prepared, settings: ZeroShotSettings, device
     notes = ["model in eval mode; attack computed against the evaluated head (every class of the data set)"]
     if len(dataset) < len(prepared.dataset):
         notes.append(f"a seeded sample of {len(dataset)} of the {len(prepared.dataset)} images (--max-images)")
-    warnings = []
     if robust.accuracy > clean.accuracy:
         warnings.append(
             f"possible gradient masking: {robust.attack} {robust.accuracy:.3f} > clean {clean.accuracy:.3f}"
+        )
+    overlap = training_overlap(trained, prepared.names)
+    if overlap:
+        warnings.append(
+            f"{len(overlap)} of {len(prepared.names)} classes were training classes ({', '.join(overlap[:5])}"
+            f"{', …' if len(overlap) > 5 else ''}): for them this is not zero-shot"
         )
     return SetResult(prepared.spec.name, str(prepared.spec.root), len(prepared.names), [clean, robust], notes, warnings)
 

@@ -283,3 +283,40 @@ def test_zeroshot_attack_lowers_a_trained_models_accuracy(tmp_path):
     assert clean.n == pgd.n == 6 * len(novel)
     assert clean.accuracy > 3 / len(novel), clean  # chance is 1/16
     assert pgd.accuracy < clean.accuracy - 0.1 and not result.warnings, (clean, pgd)
+
+
+def test_zeroshot_refuses_models_without_anchors_before_reading_data(tmp_path, capsys):
+    """Checked first: the data set below does not exist, and the error is about the model, in one line."""
+    from laat_core.training import TrainConfig, train
+    from laat_core.zeroshot import check_model
+
+    with pytest.raises(ValueError, match="prototype model: it classifies from support images"):
+        check_model({"model": {"kind": "prototype"}})
+    checkpoint = tmp_path / "linear.safetensors"
+    train(TrainConfig(method="standard", head="linear", epochs=1, n_per_class=3, val_per_class=2, batch_size=48),
+          out=checkpoint, progress=False)  # fmt: skip
+    capsys.readouterr()  # the text encoder's loading bar
+    assert main(["zeroshot", str(checkpoint), "--dataset", "x=/nowhere", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "anchor (cosine) head; this one is linear" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_zeroshot_names_classes_the_model_was_trained_on(tmp_path):
+    """A data set that shares classes with training is not zero-shot for them: the result says how many."""
+    from laat_core.data import shapes
+    from laat_core.device import resolve_device
+    from laat_core.trained import load_trained
+    from laat_core.zeroshot import EvalSet, ZeroShotSettings, evaluate_set, prepare
+
+    base, novel = shapes.split("pairs")
+    classes = [base[0], base[1], novel[0]]
+    images, labels = shapes.make_split(classes, 2, seed=5).tensors
+    for index, name in enumerate(classes):
+        (tmp_path / name).mkdir()
+        for i in torch.nonzero(labels == index).flatten().tolist():
+            pixels = (images[i].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+            Image.fromarray(pixels).save(tmp_path / name / f"{i}.png")
+    trained = load_trained(ROOT / "assets" / "models" / "shapes-laat.safetensors")
+    prepared = prepare(EvalSet("mixed", tmp_path), trained.metadata)
+    result = evaluate_set(trained, prepared, ZeroShotSettings(steps=2), resolve_device("cpu"))
+    assert any("2 of 3 classes were training classes" in w and base[0] in w for w in result.warnings), result.warnings
