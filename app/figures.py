@@ -228,7 +228,8 @@ def anchor_space(space, label: str, true_class: str) -> go.Figure:
     cosine to every anchor: the picture of an attack pushing a feature from one anchor towards another."""
     fig = _side_by_side(("features among the anchors (PCA)", "cosine to each anchor"))
     if space is None:
-        fig.add_annotation(text="this model has no anchors (linear head)", showarrow=False, x=0.225, y=0.5,
+        left = fig.layout.xaxis.domain  # the left panel's centre
+        fig.add_annotation(text="this model has no anchors (linear head)", showarrow=False, x=sum(left) / 2, y=0.5,
                            xref="paper", yref="paper")  # fmt: skip
         return fig
     names = safe(space.names)

@@ -88,7 +88,7 @@ def main() -> None:
     for backbone in args.backbones.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
             base = None
-            for mode in args.modes.split(","):
+            for mode in ["fp32", *(m for m in args.modes.split(",") if m != "fp32")]:  # the ratios' reference first
                 rate, first = step_rate(backbone, size, mode, device, args.batch, args.steps)
                 base = base or rate
                 print(f"| {backbone} | {size} | {mode} | {rate:.1f} | {rate / base:.2f} | {first:.1f} |", flush=True)

@@ -73,7 +73,11 @@ def user(url: str, seed: int, stop: float, results: dict, attack: str, think_s: 
     # Like a browser: fetch the images the page shows, not the download files it only links to (gradio_client
     # would download every output file, which cost the simulated users as much CPU as the server).
     client = Client(url, verbose=False, download_files=False)
-    fetcher = httpx.Client(timeout=60)
+    with httpx.Client(timeout=60) as fetcher:
+        _loop(client, fetcher, image, stop, results, attack, think_s)
+
+
+def _loop(client, fetcher, image, stop: float, results: dict, attack: str, think_s: float) -> None:
     while time.monotonic() < stop:
         for endpoint, args in (
             ("anchor_lab", (CLASSES, "MiniLM (offline)", "a photo of a {}.", False, 0, "expansion")),

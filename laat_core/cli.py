@@ -559,9 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="an ImageFolder tree (FOLDER/<class>/*) and optionally its class-name file (as laat train "
         "--class-names); repeat for each data set",
     )
-    p.add_argument("--eps", type=parse_eps, default=z.eps, help="L-inf budget (default 1/255)")
+    p.add_argument("--eps", type=parse_eps, default=z.eps, help=f"L-inf budget (default {z.eps * 255:g}/255)")
     p.add_argument("--steps", type=STEPS, default=z.steps, help=f"PGD steps (default {z.steps})")
-    p.add_argument("--alpha", type=parse_eps, default=z.alpha, help="PGD step size (default max(2.5*eps/steps, eps/4))")
+    p.add_argument(
+        "--alpha", type=parse_eps, default=z.alpha, help="PGD step size (default: AttackSpec.step_size's rule)"
+    )
     p.add_argument("--batch-size", type=bounded_int(1, 65_536), default=z.batch_size)
     p.add_argument("--workers", type=bounded_int(0, 256), default=z.workers, help="DataLoader workers (0 on CPU)")
     p.add_argument("--max-images", type=IMAGES_PER_CLASS, default=z.max_images, help="a seeded sample per data set")

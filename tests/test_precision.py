@@ -47,7 +47,7 @@ def test_channels_last_keeps_the_same_function_and_parameters():
 
 @pytest.mark.parametrize("method", ["laat", "aq"])
 def test_bf16_training_attacks_in_float32_and_trains_in_bf16(monkeypatch, method):
-    """Every forward inside the training attack (and validation) is float32; the loss's forward is bf16. Both
+    """Every forward inside the training attack is float32; the loss's forward is bf16. Both
     halves are checked, so a run where autocast leaked into the attack, or never switched on, fails."""
     from laat_core import training
 
