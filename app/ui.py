@@ -18,6 +18,7 @@ import gradio as gr
 import numpy as np
 
 from app import figures, texts
+from app.attack_worker import AttackWorker, WorkerCrashed
 from app.components import ImageInput, image_buttons, output_image
 from app.jobs import JOBS, TRAINING_SLOTS, TRAININGS, Busy, session_of
 from app.services import (
@@ -80,7 +81,7 @@ CIFAR10 = "airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck"
 MINILM = "MiniLM (offline)"
 CIFARFS_FILE = "official CLIP anchors of CIFAR-FS (file)"
 _STOP_FLAGS: dict[str, threading.Event] = {}  # run id -> stop flag of a Train-tab training in progress
-USER_ERRORS = (AnchorError, EncoderError, InputError, CheckpointError, ValueError)
+USER_ERRORS = (AnchorError, EncoderError, InputError, CheckpointError, ValueError, WorkerCrashed)
 # The app's models answer for a class list (anchors or a linear head). Episodic methods (aq) classify from support
 # images, which the attack lab and Compare do not take: they are trained and evaluated with the CLI.
 APP_METHODS = {name: method for name, method in METHODS.items() if not method.episodic}
@@ -177,17 +178,25 @@ def model_choices(session_models: dict | None, with_clip: bool = True) -> list[s
     return list(shipped_models()) + list((session_models or {}).keys()) + clip
 
 
+def _model_ref(label: str, session_models: dict | None) -> str:
+    """What a dropdown label stands for: a checkpoint path, or CLIP_LABEL when CLIP is on."""
+    if label == CLIP_LABEL and clip_spec():
+        return CLIP_LABEL
+    paths = {**{k: str(v) for k, v in shipped_models().items()}, **(session_models or {})}
+    if label not in paths:
+        raise user_error(f"model {label!r} is not available (train one or upload a checkpoint)")
+    return paths[label]
+
+
 def _resolve_model(label: str, session_models: dict | None):
     """The model (anything with head_for(names)) behind a dropdown label."""
-    if label == CLIP_LABEL and clip_spec():
+    ref = _model_ref(label, session_models)
+    if ref == CLIP_LABEL:
         try:
             return get_clip()
         except EncoderError as error:
             raise user_error(error) from None
-    paths = {**{k: str(v) for k, v in shipped_models().items()}, **(session_models or {})}
-    if label not in paths:
-        raise user_error(f"model {label!r} is not available (train one or upload a checkpoint)")
-    return get_model(paths[label])
+    return get_model(ref)
 
 
 def draw_sample(class_name: str, seed: float):
@@ -253,10 +262,15 @@ def _to_uint8(tensor) -> np.ndarray:
 
 
 def _attack_one(label, session_models, image, names, spec, true_class, watch=None):
-    trained = _resolve_model(label, session_models)
-    outcome = attack_image(
-        trained, label, image, names, spec, true_class or None, time_limit_s=AUTOATTACK_TIME_LIMIT_S, watch=watch
-    )
+    if spec.name == "autoattack":  # in the worker process: its Python loop would hold this server's GIL
+        watch = watch or AttackWatch()
+        outcome = AUTOATTACK_WORKER.attack(
+            _model_ref(label, session_models), label, image, names, spec, true_class or None,
+            AUTOATTACK_TIME_LIMIT_S, watch.should_stop, watch.on_progress,
+        )  # fmt: skip
+    else:
+        trained = _resolve_model(label, session_models)
+        outcome = attack_image(trained, label, image, names, spec, true_class or None, watch=watch)
     return outcome, _outcome_view(label, outcome)
 
 
@@ -340,6 +354,7 @@ def _downloads(label: str, outcome) -> list[str]:
 
 
 AUTOATTACK_SLOTS = threading.BoundedSemaphore(1)  # one AutoAttack at a time on the server; fast attacks never wait
+AUTOATTACK_WORKER = AttackWorker()  # its own process (app/attack_worker.py), started on the first AutoAttack
 
 
 def run_attacks(

@@ -196,7 +196,7 @@ def attack_image(
         names[adversarial_index],
         names[label],
         adversarial_index != clean_index,
-        float((adversarial[0] - image).abs().max()),
+        float((adversarial[0].detach() - image).abs().max()),
         seconds,
         note,
         anchor_space(model, image, adversarial[0].detach(), names),

@@ -591,3 +591,28 @@ def test_pgd_trajectory_steps_extend_each_other():
     assert [f["step"] for f in frames] == list(range(6))
     assert frames[-1]["loss"] > frames[0]["loss"]  # the attack climbs the loss
     assert all(float((f["image"] - frames[0]["image"]).abs().max()) <= 8 / 255 + 1e-6 for f in frames)
+
+
+def test_autoattack_runs_in_a_worker_process_that_a_crash_does_not_take_down(monkeypatch):
+    """AutoAttack's Python loop held the server's GIL and slowed every PGD (RELIABILITY.md): it runs in a process
+    of its own. If that process dies mid-attack the user is told, the slot is freed and the next attack works."""
+    import signal
+
+    import gradio as gr
+
+    from app import ui
+
+    classes = "red star, blue heart, green cross, red circle, cyan triangle"
+    run = ui.run_attacks(_red_star(), None, classes, "red star", LAAT, LAAT, "autoattack", 1, 1, {})
+    progress = [next(run) for _ in range(3)]  # at 1/255 LAAT holds: the attack keeps running
+    assert any("AutoAttack on" in outputs[ui.ATTACK_SUMMARY_INDEX] for outputs in progress)
+    worker = ui.AUTOATTACK_WORKER._process
+    assert worker.is_alive() and worker.pid != os.getpid()
+    os.kill(worker.pid, signal.SIGKILL)
+    with pytest.raises(gr.Error, match="stopped unexpectedly"):
+        for _ in run:
+            pass
+    assert ui.AUTOATTACK_SLOTS.acquire(blocking=False)  # freed
+    ui.AUTOATTACK_SLOTS.release()
+    outputs = list(ui.run_attacks(_red_star(), None, classes, "blue heart", STANDARD, STANDARD, "autoattack", 8, 1, {}))
+    assert "AutoAttack" in outputs[-1][ui.ATTACK_SUMMARY_INDEX] and ui.AUTOATTACK_WORKER._process.pid != worker.pid
