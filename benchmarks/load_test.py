@@ -1,6 +1,9 @@
 """Load on loopback: K simulated users (gradio_client) against a freshly started app, bounded in time.
 
-Each user loops: one anchor-lab call, then one PGD-10 attack of both shipped models, until --seconds pass.
+Each user loops: one anchor-lab call, then one PGD-10 attack of both shipped models, until --seconds pass; with
+--think, each waits a random 0.5-1.5 x that many seconds between actions (--lockstep: exactly that, all users
+together, as when a teacher says "now click"). Users run as threads of 4 client processes, and fetch the images
+the page shows, as a browser does (a test run is measured after the server's start-up work has ended).
 Optionally one more user runs AutoAttack back to back, one more runs short trainings back to back, and one
 client bursts many submissions at once (each is told "busy" or served; nobody hangs). Prints errors, latency
 p50/p95 per endpoint, the server's resident memory (sampled every second; per minute with --seconds >= 120) and
@@ -15,7 +18,9 @@ its temporary files at the end.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -31,15 +36,34 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 from tests.app_server import AppServer  # noqa: E402
 
+LOCKSTEP = {"on": False}  # --lockstep: every user thinks exactly think_s, all starting together
+NICE_CLIENTS = {"on": False}  # --nice-clients: the simulated users yield the CPU to the server (as if elsewhere)
+CLIENT_PROCESSES = 4  # simulated users run in this many processes: in one, their own GIL queued them
 CLASSES = "red star, blue heart, green cross, red circle, cyan triangle"
 MODELS = ("standard (shipped)", "LAAT (shipped)")
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of the server and its child processes (the AutoAttack worker), in MB."""
+    total = 0.0
+    for process in [pid, *_children(pid)]:
+        try:
+            for line in Path(f"/proc/{process}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:  # a child that just ended
+            continue
+    return total or float("nan")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found + [grandchild for child in found for grandchild in _children(child)]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -68,16 +92,20 @@ def folder_mb(path: Path) -> float:
 
 def user(url: str, seed: int, stop: float, results: dict, attack: str, think_s: float = 0.0) -> None:
     """One simulated user; `think_s` seconds between actions models a student reading the result (0: back to
-    back, the worst case)."""
+    back, the worst case). Students are independent: each waits a random 0.5-1.5 x think_s (its own seed), and
+    starts after a random part of the first one, so 16 users do not click in lockstep (unless --lockstep)."""
+    rng = random.Random(seed)
+    if think_s and not LOCKSTEP["on"]:
+        time.sleep(rng.uniform(0, think_s))
     image, _ = Client(url, verbose=False).predict("red star", seed, api_name="/draw_sample")  # an image of its own
     # Like a browser: fetch the images the page shows, not the download files it only links to (gradio_client
     # would download every output file, which cost the simulated users as much CPU as the server).
     client = Client(url, verbose=False, download_files=False)
     with httpx.Client(timeout=60) as fetcher:
-        _loop(client, fetcher, image, stop, results, attack, think_s)
+        _loop(client, fetcher, image, stop, results, attack, think_s, rng)
 
 
-def _loop(client, fetcher, image, stop: float, results: dict, attack: str, think_s: float) -> None:
+def _loop(client, fetcher, image, stop: float, results: dict, attack: str, think_s: float, rng) -> None:
     while time.monotonic() < stop:
         for endpoint, args in (
             ("anchor_lab", (CLASSES, "MiniLM (offline)", "a photo of a {}.", False, 0, "expansion")),
@@ -94,7 +122,29 @@ def _loop(client, fetcher, image, stop: float, results: dict, attack: str, think
                 results.setdefault(f"{endpoint}:{attack}", []).append(time.monotonic() - start)
             except Exception as error:  # counted and reported, the load goes on
                 results.setdefault("errors", []).append(f"{endpoint}: {str(error)[:120]}")
-            time.sleep(think_s)
+            time.sleep(think_s if LOCKSTEP["on"] else think_s * rng.uniform(0.5, 1.5))
+
+
+def user_process(url: str, ids: list[int], stop: float, think_s: float, lockstep: bool, nice: bool, queue) -> None:
+    """A client process: its users as threads; sends back their results and its CPU seconds."""
+    LOCKSTEP["on"] = lockstep
+    if nice:  # a classroom's browsers run on their own machines: here they only take what the server leaves
+        os.nice(19)
+    results: dict = {}
+    threads = [threading.Thread(target=user, args=(url, i, stop, results, "pgd", think_s)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    queue.put((results, time.process_time()))
+
+
+def _merge(results: dict, item) -> float:
+    """Add a client process's results; return its CPU seconds."""
+    theirs, cpu = item
+    for key, values in theirs.items():
+        results.setdefault(key, []).extend(values)
+    return cpu
 
 
 def trainer(url: str, stop: float, results: dict) -> None:
@@ -150,23 +200,35 @@ def run(
         results: dict = {}
         memory: list[float] = []
         stop = time.monotonic() + seconds
-        threads = [
-            threading.Thread(target=user, args=(server.url, i, stop, results, "pgd", think_s)) for i in range(users)
+        # The users run in CLIENT_PROCESSES processes (threads within each): one Python process for 16 clients
+        # queued them behind its own GIL, which the server's latency then seemed to include.
+        shares = [list(range(users))[k::CLIENT_PROCESSES] for k in range(min(CLIENT_PROCESSES, users))]
+        queue = multiprocessing.get_context("spawn").Queue()
+        processes = [
+            multiprocessing.get_context("spawn").Process(
+                target=user_process, args=(server.url, share, stop, think_s, LOCKSTEP["on"], NICE_CLIENTS["on"], queue)
+            )
+            for share in shares
         ]
+        threads = []
         if autoattack_user:
             threads.append(threading.Thread(target=user, args=(server.url, users, stop, results, "autoattack")))
         if trainer_user:
             threads.append(threading.Thread(target=trainer, args=(server.url, stop, results)))
         if burst_size:
             threads.append(threading.Thread(target=burst, args=(server.url, burst_size, results)))
-        server_cpu, client_cpu = cpu_seconds(server.process.pid), time.process_time()
-        for t in threads:
+        server_cpu, client_cpu, children_cpu = cpu_seconds(server.process.pid), time.process_time(), 0.0
+        for t in [*threads, *processes]:
             t.start()
-        while any(t.is_alive() for t in threads):
+        while any(t.is_alive() for t in threads) or any(p.is_alive() for p in processes):
             memory.append(rss_mb(server.process.pid))
             time.sleep(1)
+            while not queue.empty():  # drained as they finish: a full pipe would block a process's exit
+                children_cpu += _merge(results, queue.get())
+        while not queue.empty():
+            children_cpu += _merge(results, queue.get())
         server_cpu = cpu_seconds(server.process.pid) - server_cpu
-        client_cpu = time.process_time() - client_cpu
+        client_cpu = time.process_time() - client_cpu + children_cpu
         label = f"{users}{' + 1 AutoAttack' if autoattack_user else ''}{' + 1 trainer' if trainer_user else ''}"
         label += f", think {think_s:g} s" if think_s else ""
         for key, values in sorted(results.items()):
@@ -202,9 +264,12 @@ def main() -> None:
     parser.add_argument("--trainer-user", action="store_true", help="one more user training back to back")
     parser.add_argument("--burst", type=int, default=0, help="one client submits this many calls at once")
     parser.add_argument("--think", type=float, default=0.0, help="seconds each user waits between actions")
+    parser.add_argument("--lockstep", action="store_true", help="every user thinks exactly --think, all together")
+    parser.add_argument("--nice-clients", action="store_true", help="simulated users at nice 19 (server first)")
     args = parser.parse_args()
+    LOCKSTEP["on"], NICE_CLIENTS["on"] = args.lockstep, args.nice_clients
     print(
-        "| users | endpoint:attack | calls | p50 s | p95 s | errors | server RSS MB | gradio temp MB |\n"
+        "| users | endpoint:attack | calls | p50 s | p95 s | errors | server RSS MB (with its worker) | gradio temp MB |\n"
         "|---|---|---|---|---|---|---|---|"
     )
     for users in map(int, args.users.split(",")):
