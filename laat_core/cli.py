@@ -170,7 +170,7 @@ TRAIN_FIELDS = (
 
 
 def cmd_train(args) -> int:
-    from laat_core.training import TrainConfig, train
+    from laat_core.training import TrainConfig, train, validation_protocol
 
     settings = {name: getattr(args, FLAG_OF.get(name, name)) for name in TRAIN_FIELDS + IMAGENET_FIELDS}
     if args.recipe:
@@ -187,7 +187,8 @@ def cmd_train(args) -> int:
         return 0
     last = trained.metadata["log"][-1]
     print(
-        f"trained {config.method} for {last['epoch']} epochs; base-val clean {last['val_clean_acc']:.3f}; wrote {out}"
+        f"trained {config.method} for {last['epoch']} epochs; base-val clean {last['val_clean_acc']:.3f} "
+        f"({validation_protocol(config)}); wrote {out}"
     )
     if "selection" in trained.metadata:
         chosen = trained.metadata["selection"]
@@ -247,10 +248,7 @@ def cmd_eval(args) -> int:
     if args.json:
         print(json.dumps(output))
         return 0
-    print(
-        f"{args.checkpoint}: {args.split} ({result.n_classes}-way, {result.protocol}), {result.attack_spec}, "
-        f"on {device}"
-    )
+    print(f"{args.checkpoint}: {args.split} ({result.protocol}), {result.attack_spec}, on {device}")
     print(f"accuracy {result.accuracy:.4f} ± {result.ci95:.4f} (95% CI, n={result.n})")
     for note in result.notes:
         print(f"note: {note}")

@@ -2,9 +2,10 @@
 
 They touch only the loss's forward and backward. The training attack, validation, selection and every
 evaluation run the plain float32 model: an attack's gradient in bf16 keeps 8 bits of mantissa, too few to rank
-pixels by their effect, which would make a model look more robust than it is. None is a default until a
-measurement says it helps on that device (BENCHMARKS.md, "Precision and compilation"); on the 2-core CPU here
-none did.
+pixels by their effect, which would make a model look more robust than it is. All three are off by default: on
+this project's CPU each was faster (BENCHMARKS.md, "Precision and compilation": bf16 1.7-2.1x), but every recorded
+result was trained in float32 and whether bf16 training reaches the same robustness is not measured yet; on a GPU
+nothing is measured yet.
 """
 
 from __future__ import annotations

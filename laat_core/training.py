@@ -81,8 +81,8 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N (laat_core.device)
     augment: str = "auto"  # auto (the data set's official recipe; none for shapes) | laat_core.data.augment names
     workers: int | None = None  # DataLoader workers; None: 0 on CPU, up to 8 per GPU process
-    # The loss's forward only (laat_core/precision.py); attacks stay float32. Off until measured to help on a
-    # device: BENCHMARKS.md "Precision and compilation".
+    # The loss's forward only (laat_core/precision.py); attacks stay float32. Off by default: faster on this CPU
+    # (BENCHMARKS.md "Precision and compilation"), but every recorded result was trained without them.
     precision: str = "fp32"  # fp32 | bf16 (autocast)
     channels_last: bool = False
     compile: bool = False  # torch.compile the module the loss calls
@@ -246,13 +246,32 @@ def _episode_sampler(train_set, config: TrainConfig) -> EpisodeSampler:
     return EpisodeSampler(labels_of(train_set), ways, shots, queries, per_epoch, seed=config.seed * 1009 + _rank())
 
 
+def unused_settings(config: TrainConfig) -> list[str]:
+    """TrainConfig fields this run's method ignores: a prototype model reads no text and its episodes set the
+    batch; a method without a beta term ignores beta."""
+    unused = ["encoder", "templates", "anchors", "tau", "batch_size"] if config.head == "prototype" else []
+    if not config.method_spec.uses_beta:
+        unused.append("beta")
+    return unused
+
+
+EPISODE_VALIDATION_WAYS = 5  # episodic methods are validated on 1-shot tasks of this many base classes
+
+
+def validation_protocol(config: TrainConfig) -> str:
+    """What the logged base-class validation accuracy means for this run's method."""
+    if config.method_spec.episodic:
+        return f"{EPISODE_VALIDATION_WAYS}-way 1-shot episodes"
+    return "all base classes"
+
+
 def _episode_validation(model, dataset, config: TrainConfig) -> tuple[float, float | None]:
     """Base-class validation of an episodic method, which has no classifier to score all classes at once: 5-way
     1-shot episodes over the validation images, clean, then PGD-10 (step 2/255, as _pgd_accuracy) on about
     val_pgd_images queries. Fixed episodes; the training run's random state is left as it was."""
     labels = labels_of(dataset)
     images = dataset.tensors[0] if hasattr(dataset, "tensors") else dataset
-    ways = min(5, len(labels.unique()))
+    ways = min(EPISODE_VALIDATION_WAYS, len(labels.unique()))
     queries = min(15, int(torch.bincount(labels).min()) - 1)
     if queries < 1:
         raise ValueError("episodic validation needs at least 2 validation images per class (--val-per-class)")
@@ -346,6 +365,8 @@ def _metadata(config: TrainConfig, anchor_set, base, novel, spec, logs, resumed_
             "input_size": crop_size(config) if augmentation_of(config).name == "imagenet" else None,
         },
         "training": dataclasses.asdict(config),
+        "unused_settings": unused_settings(config),  # recorded as given, but this method did not read them
+        "validation": validation_protocol(config),
         "epochs_done": len(logs),
         "log": [dataclasses.asdict(entry) for entry in logs],
         "resumed_from": resumed_from,

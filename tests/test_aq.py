@@ -215,3 +215,13 @@ def test_aq_under_two_process_ddp_keeps_the_ranks_identical(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rank0, rank1 = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
     assert all(torch.equal(rank0[key], rank1[key]) for key in rank0) and float(rank0["scale"]) != 1.0
+
+
+def test_aq_checkpoint_says_which_settings_it_ignored_and_how_it_was_validated(aq_checkpoint):
+    from laat_core.checkpoint import read_metadata
+
+    metadata = read_metadata(aq_checkpoint)
+    assert {"encoder", "templates", "tau", "beta", "batch_size"} <= set(metadata["unused_settings"])
+    assert metadata["validation"] == "5-way 1-shot episodes"
+    laat = read_metadata(SHIPPED_LAAT)  # written before these keys existed: still readable, nothing claimed
+    assert "unused_settings" not in laat

@@ -21,13 +21,18 @@ from laat_core.models.head import AnchorHead
 
 
 def class_means(features: torch.Tensor, labels: torch.Tensor, ways: int) -> torch.Tensor:
-    """(ways, d) mean feature per class 0..ways-1 (support images in any order)."""
-    one_hot = F.one_hot(labels, ways).to(features.dtype)  # (n, ways)
-    return one_hot.T @ features / one_hot.sum(0).clamp(min=1)[:, None]
+    """(ways, d) mean feature per class 0..ways-1 (support images in any order), in float32: a sum, not a matmul,
+    so bf16 autocast (which casts matmuls) leaves it exact."""
+    features = features.float()
+    sums = torch.zeros(ways, features.shape[1], device=features.device).index_add_(0, labels, features)
+    counts = torch.bincount(labels, minlength=ways).clamp(min=1).to(features.dtype)
+    return sums / counts[:, None]
 
 
 def euclidean_logits(features: torch.Tensor, prototypes: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
-    """-scale * squared distance / d. Written out (not torch.cdist): cdist's gradient is NaN at distance 0."""
+    """-scale * squared distance / d. Written out (not torch.cdist): cdist's gradient is NaN at distance 0.
+    In float32 even under bf16 autocast: a sum of d squared differences in bf16 keeps about 3 significant digits."""
+    features, prototypes = features.float(), prototypes.float()
     squared = (features[:, None, :] - prototypes[None, :, :]).pow(2).sum(-1)
     return -scale * squared / features.shape[1]
 
