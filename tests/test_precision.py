@@ -105,3 +105,22 @@ def test_bf16_training_attacks_in_float32_and_trains_in_bf16(monkeypatch, method
     assert seen["loss"] == {torch.bfloat16}, seen
     assert trained.metadata["training"]["precision"] == "bf16"  # named in the checkpoint
     assert all(p.dtype == torch.float32 for p in trained.model.parameters())
+
+
+def test_a_compiled_training_writes_a_plain_checkpoint(tmp_path):
+    """torch.compile wraps the module the loss calls; the checkpoint must hold the plain model's weights (no
+    '_orig_mod.' names), load as any other and answer like the trained model (one short epoch, ~20 s to compile)."""
+    from laat_core.checkpoint import read_metadata
+    from laat_core.trained import load_trained
+    from laat_core.training import TrainConfig, train
+
+    path = tmp_path / "compiled.safetensors"
+    settings = dict(epochs=1, n_per_class=3, val_per_class=2, val_pgd_images=8, batch_size=48, attack_steps=1)
+    trained = train(TrainConfig(backbone="conv4", compile=True, **settings), out=path, progress=False)
+    assert read_metadata(path)["training"]["compile"] is True
+    loaded = load_trained(path)
+    assert not any("_orig_mod" in name for name in loaded.model.state_dict())
+    x = torch.rand(4, 3, 32, 32)
+    names = trained.split["novel"][:3]
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.head_for(names)(x), trained.head_for(names)(x))
