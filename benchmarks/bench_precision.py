@@ -12,7 +12,6 @@ in each mode, all in one run so the ratios compare. The attack itself always run
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from laat_core.device import resolve_device  # noqa: E402
+from laat_core.device import device_name, resolve_device  # noqa: E402
 from laat_core.methods import get_method  # noqa: E402
 from laat_core.models import AnchorClassifier  # noqa: E402
 from laat_core.precision import prepare_for_training, to_memory_format, training_autocast  # noqa: E402
@@ -81,7 +80,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
     device = resolve_device(args.device)
-    card = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
+    card = device_name(device)
     print(f"device {device} ({card}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"batch {args.batch}, {args.steps} timed steps after one warm-up step")  # fmt: skip
     print("| backbone | size | mode | train images/s | x fp32 | first step s |\n|---|---|---|---|---|---|")

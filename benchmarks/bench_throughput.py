@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import platform
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from laat_core.attacks import AttackSpec, make_attack  # noqa: E402
 from laat_core.data.augment import AUGMENTATIONS, Transformed, imagenet_augmentation  # noqa: E402
 from laat_core.data.real import load_cifar, load_image_folder  # noqa: E402
-from laat_core.device import resolve_device  # noqa: E402
+from laat_core.device import device_name, resolve_device  # noqa: E402
 from laat_core.methods import get_method  # noqa: E402
 from laat_core.models import AnchorClassifier  # noqa: E402
 
@@ -131,7 +130,7 @@ def main() -> None:
     parser.add_argument("--aa-images", type=int, default=4, help="random-weight models: AutoAttack breaks most fast")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
+    name = device_name(device)
     print(f"device {device} ({name}), torch threads {torch.get_num_threads()}, batch {args.batch}, "
           f"workers {args.workers}, torch {torch.__version__}\n")  # fmt: skip
     print("| backbone | input | train images/s (LAAT, PGD-7) | PGD-20 images/s | AutoAttack images/s |")

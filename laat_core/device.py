@@ -60,3 +60,10 @@ def loader_workers(requested: int | None, device: torch.device, in_memory: bool 
         return 0
     per_process = (os.cpu_count() or 1) // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
     return max(0, min(8, per_process - 1))
+
+
+def device_name(device: torch.device) -> str:
+    """The card a benchmark ran on: the GPU's name, or the CPU's (as the platform reports it)."""
+    import platform
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
