@@ -7,7 +7,7 @@ One long-lived worker process (spawned on the first AutoAttack, then reused: imp
 models takes seconds) runs one attack at a time; the server's AUTOATTACK_SLOTS already allows only one.
 
 Progress and Stop cross the process boundary: the worker sends (component, seconds) while it runs, and the
-server sets a shared Event when the page stops listening, which the worker's AttackWatch checks at every
+server sets a shared flag when the page stops listening, which the worker's AttackWatch checks at every
 forward pass. Requests and results are pickled between these two processes of ours only; nothing from a user
 is unpickled (images arrive as tensors the server already decoded and checked).
 """
@@ -15,15 +15,29 @@ is unpickled (images arrive as tensors the server already decoded and checked).
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import threading
+import time
+import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 POLL_S = 0.1  # how often the server looks for progress, a result, or a stop request
+START_ALLOWANCE_S = 60.0  # importing torch and loading the models, on top of the attack's own time limit
 
 
 class WorkerCrashed(RuntimeError):
-    """The worker process ended during an attack; the next attack starts a fresh one."""
+    """The worker process ended, or stopped answering, during an attack; the next attack starts a fresh one."""
+
+
+# Messages are pickled by value (pickle.dumps + send_bytes): multiprocessing's own send would pass tensors as
+# shared-memory handles, which sessions keeping outcomes would hold open (file descriptors, /dev/shm).
+def _send(connection: Connection, message) -> None:
+    connection.send_bytes(pickle.dumps(message))
+
+
+def _receive(connection: Connection):
+    return pickle.loads(connection.recv_bytes())
 
 
 def _serve(requests: Connection, stop) -> None:
@@ -36,22 +50,27 @@ def _serve(requests: Connection, stop) -> None:
     torch.set_num_threads(1)  # the server's own setting (BENCHMARKS.md, threads): one attack, one core
     while True:
         try:
-            request = requests.recv()
+            request = _receive(requests)
         except EOFError:  # the server went away
             return
-        model_ref, label, image, names, spec, true_class, time_limit_s = request
-        stop.clear()
+        model_ref, label, image, names, spec, true_class, time_limit_s, every_s = request
+        # The server clears `stop` before each request; clearing it here could erase a Stop it has just set.
         watch = AttackWatch(
-            should_stop=stop.is_set,
-            on_progress=lambda component, seconds: requests.send(("progress", component, seconds)),
+            should_stop=lambda: bool(stop.value),
+            on_progress=lambda component, seconds: _send(requests, ("progress", component, seconds)),
+            every_s=every_s,
         )
         try:
             trained = get_clip() if model_ref == CLIP_LABEL else get_model(model_ref)
             outcome = attack_image(trained, label, image, names, spec, true_class, time_limit_s=time_limit_s,
                                    watch=watch)  # fmt: skip
-            requests.send(("done", outcome))
+            _send(requests, ("done", outcome))
         except Exception as error:  # handed back to the server, which shows it to the user
-            requests.send(("error", error))
+            print(traceback.format_exc(), flush=True)  # the server's log keeps the worker's traceback
+            try:
+                _send(requests, ("error", error))
+            except Exception:  # an error that does not pickle still reaches the user, as text
+                _send(requests, ("error", RuntimeError(f"{type(error).__name__}: {error}")))
 
 
 class AttackWorker:
@@ -62,9 +81,12 @@ class AttackWorker:
         self._lock = threading.Lock()
         self._process = None
         self._connection: Connection | None = None
-        self._stop = self._context.Event()
+        self._stop = None
 
     def _start(self) -> None:
+        # A fresh lock-free flag per worker: a process killed while holding an Event's lock would leave the next
+        # clear() blocked for ever.
+        self._stop = self._context.RawValue("b", 0)
         ours, theirs = self._context.Pipe()
         self._process = self._context.Process(target=_serve, args=(theirs, self._stop), daemon=True,
                                               name="laat-autoattack")  # fmt: skip
@@ -74,6 +96,16 @@ class AttackWorker:
 
     def _alive(self) -> bool:
         return self._process is not None and self._process.is_alive()
+
+    def _discard(self) -> None:
+        """End the worker for good (closed pipe, process killed and reaped); the next attack starts another."""
+        if self._connection is not None:
+            self._connection.close()
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join(timeout=5)
+        self._process, self._connection = None, None
 
     def attack(
         self,
@@ -86,42 +118,42 @@ class AttackWorker:
         time_limit_s: float,
         should_stop: Callable[[], bool],
         on_progress: Callable[[str, float], None],
+        every_s: float = 0.5,
     ):
         """attack_image in the worker: `model_ref` is a checkpoint path (or the CLIP label); progress is reported,
-        `should_stop` is passed on to the worker's watch. Returns the AttackOutcome or raises the worker's error."""
+        `should_stop` is passed on to the worker's watch. Returns the AttackOutcome or raises the worker's error;
+        a worker that dies or overruns its time limit plus START_ALLOWANCE_S is ended and WorkerCrashed raised."""
         with self._lock:
             if not self._alive():
+                self._discard()
                 self._start()
-            self._stop.clear()
-            self._connection.send((model_ref, label, image, names, spec, true_class, time_limit_s))
-            while True:
-                if should_stop():
-                    self._stop.set()  # the worker stops at its next forward pass and answers
-                try:
-                    ready = self._connection.poll(POLL_S)
-                    message = self._connection.recv() if ready else None
-                except (EOFError, OSError):
-                    self._process = None
-                    raise WorkerCrashed("the AutoAttack worker stopped unexpectedly; try again") from None
-                if message is None:
-                    if not self._alive():
-                        self._process = None
-                        raise WorkerCrashed("the AutoAttack worker stopped unexpectedly; try again")
-                    continue
-                kind, *payload = message
-                if kind == "progress":
-                    on_progress(*payload)
-                elif kind == "done":
-                    return payload[0]
-                else:
-                    raise payload[0]
+            self._stop.value = 0
+            deadline = time.monotonic() + time_limit_s + START_ALLOWANCE_S
+            try:
+                _send(self._connection, (model_ref, label, image, names, spec, true_class, time_limit_s, every_s))
+                while True:
+                    if should_stop():
+                        self._stop.value = 1  # the worker stops at its next forward pass and answers
+                    if time.monotonic() > deadline:
+                        self._discard()
+                        raise WorkerCrashed("the AutoAttack worker stopped answering and was ended; try again")
+                    message = _receive(self._connection) if self._connection.poll(POLL_S) else None
+                    if message is None:
+                        if not self._alive():
+                            self._discard()
+                            raise WorkerCrashed("the AutoAttack worker stopped unexpectedly; try again")
+                        continue
+                    kind, *payload = message
+                    if kind == "progress":
+                        on_progress(*payload)
+                    elif kind == "done":
+                        return payload[0]
+                    else:
+                        raise payload[0]
+            except (EOFError, OSError, pickle.UnpicklingError):
+                self._discard()
+                raise WorkerCrashed("the AutoAttack worker stopped unexpectedly; try again") from None
 
     def close(self) -> None:
         with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-            if self._alive():
-                self._process.join(timeout=5)
-                if self._process.is_alive():
-                    self._process.kill()
-            self._process = None
+            self._discard()

@@ -266,7 +266,7 @@ def _attack_one(label, session_models, image, names, spec, true_class, watch=Non
         watch = watch or AttackWatch()
         outcome = AUTOATTACK_WORKER.attack(
             _model_ref(label, session_models), label, image, names, spec, true_class or None,
-            AUTOATTACK_TIME_LIMIT_S, watch.should_stop, watch.on_progress,
+            AUTOATTACK_TIME_LIMIT_S, watch.should_stop, watch.on_progress, watch.every_s,
         )  # fmt: skip
     else:
         trained = _resolve_model(label, session_models)

@@ -67,8 +67,11 @@ def _children(pid: int) -> list[int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (from /proc, in clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time of a process so far (from /proc, in clock ticks); 0 for one that has ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -97,10 +100,14 @@ def user(url: str, seed: int, stop: float, results: dict, attack: str, think_s: 
     rng = random.Random(seed)
     if think_s and not LOCKSTEP["on"]:
         time.sleep(rng.uniform(0, think_s))
-    image, _ = Client(url, verbose=False).predict("red star", seed, api_name="/draw_sample")  # an image of its own
-    # Like a browser: fetch the images the page shows, not the download files it only links to (gradio_client
-    # would download every output file, which cost the simulated users as much CPU as the server).
-    client = Client(url, verbose=False, download_files=False)
+    try:  # a user that cannot even start is an error of the run, not a user that silently never was
+        image, _ = Client(url, verbose=False).predict("red star", seed, api_name="/draw_sample")  # its own image
+        # Like a browser: fetch the images the page shows, not the download files it only links to (gradio_client
+        # would download every output file, which cost the simulated users as much CPU as the server).
+        client = Client(url, verbose=False, download_files=False)
+    except Exception as error:
+        results.setdefault("errors", []).append(f"user {seed} could not start: {str(error)[:120]}")
+        return
     with httpx.Client(timeout=60) as fetcher:
         _loop(client, fetcher, image, stop, results, attack, think_s, rng)
 
@@ -218,6 +225,7 @@ def run(
         if burst_size:
             threads.append(threading.Thread(target=burst, args=(server.url, burst_size, results)))
         server_cpu, client_cpu, children_cpu = cpu_seconds(server.process.pid), time.process_time(), 0.0
+        worker_cpu = sum(cpu_seconds(child) for child in _children(server.process.pid))
         for t in [*threads, *processes]:
             t.start()
         while any(t.is_alive() for t in threads) or any(p.is_alive() for p in processes):
@@ -228,7 +236,11 @@ def run(
         while not queue.empty():
             children_cpu += _merge(results, queue.get())
         server_cpu = cpu_seconds(server.process.pid) - server_cpu
+        worker_cpu = sum(cpu_seconds(child) for child in _children(server.process.pid)) - worker_cpu
         client_cpu = time.process_time() - client_cpu + children_cpu
+        for process in processes:  # a client process that died took its users' calls with it: count it
+            if process.exitcode != 0:
+                results.setdefault("errors", []).append(f"a client process ended with code {process.exitcode}")
         label = f"{users}{' + 1 AutoAttack' if autoattack_user else ''}{' + 1 trainer' if trainer_user else ''}"
         label += f", think {think_s:g} s" if think_s else ""
         for key, values in sorted(results.items()):
@@ -243,8 +255,9 @@ def run(
                 flush=True,
             )
         calls = sum(len(v) for k, v in results.items() if k not in ("errors", "burst"))
-        print(f"  CPU seconds over the run: server {server_cpu:.0f}, simulated clients {client_cpu:.0f} "
-              f"(same machine); server CPU per call {server_cpu / max(calls, 1):.3f} s")  # fmt: skip
+        print(f"  CPU seconds over the run: server {server_cpu:.0f}, its AutoAttack worker {worker_cpu:.0f}, "
+              f"simulated clients {client_cpu:.0f} (same machine, their start-up included); server CPU per call "
+              f"{server_cpu / max(calls, 1):.3f} s (the worker's excluded)")  # fmt: skip
         for error in results.get("errors", [])[:5]:
             print(f"  error: {error}")
         if "burst" in results:

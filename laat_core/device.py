@@ -63,7 +63,15 @@ def loader_workers(requested: int | None, device: torch.device, in_memory: bool 
 
 
 def device_name(device: torch.device) -> str:
-    """The card a benchmark ran on: the GPU's name, or the CPU's (as the platform reports it)."""
+    """The card a benchmark ran on: the GPU's name, or the CPU's model name (/proc/cpuinfo on Linux)."""
     import platform
+    from pathlib import Path
 
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "CPU"
