@@ -1,21 +1,24 @@
-"""AutoAttack in a process of its own, so the server's fast attacks never wait for it.
+"""Attacks in worker processes, so that no attack's Python holds the server's GIL.
 
-Torch releases the GIL inside its kernels, but AutoAttack on a 32x32 image is mostly Python (APGD's loop, one
-small forward after another), and in the server's process that Python held the GIL that every PGD request
-needs: with one student running AutoAttack back to back, the class's PGD p95 rose above 2 s (RELIABILITY.md).
-One long-lived worker process (spawned on the first AutoAttack, then reused: importing torch and loading the
-models takes seconds) runs one attack at a time; the server's AUTOATTACK_SLOTS already allows only one.
+Torch releases the GIL inside its kernels, but an attack on a 32x32 image is mostly Python (one small forward
+and backward after another), and in the server's process that Python held the GIL every other request needs:
+with one student running AutoAttack back to back the class's PGD p95 rose above 2 s, and 16 users clicking
+together queued behind one another's PGD (RELIABILITY.md). So AutoAttack runs in a worker of its own
+(AttackWorker, spawned on first use; the server's AUTOATTACK_SLOTS allows one at a time) and the quick attacks
+in a small pool (WorkerPool, one worker per core, spawned at launch). Workers live as long as the server:
+importing torch and loading the models takes seconds.
 
-Progress and Stop cross the process boundary: the worker sends (component, seconds) while it runs, and the
-server sets a shared flag when the page stops listening, which the worker's AttackWatch checks at every
-forward pass. Requests and results are pickled between these two processes of ours only; nothing from a user
-is unpickled (images arrive as tensors the server already decoded and checked).
+Progress and Stop cross the process boundary: a worker sends (component, seconds) while it runs, and the server
+sets a shared flag when the page stops listening, which the worker's AttackWatch checks at every forward pass.
+Requests and results are pickled between these processes of ours only; nothing from a user is unpickled (images
+arrive as tensors the server already decoded and checked, checkpoints as paths the worker loads as safetensors).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import pickle
+import queue
 import threading
 import time
 import traceback
@@ -154,6 +157,48 @@ class AttackWorker:
                 self._discard()
                 raise WorkerCrashed("the AutoAttack worker stopped unexpectedly; try again") from None
 
+    def warm(self) -> None:
+        """Start the process now if it is not running (it imports torch while the server goes on)."""
+        with self._lock:
+            if not self._alive():
+                self._discard()
+                self._start()
+
     def close(self) -> None:
         with self._lock:
             self._discard()
+
+
+class WorkerPool:
+    """A few AttackWorkers for the quick attacks (FGSM, PGD, CW, APGD): each runs its attack outside the server's
+    GIL, so both cores serve attacks while the server process keeps only Gradio's work. A call takes an idle
+    worker, or waits for one (the per-page limits bound how many calls can wait)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._idle: queue.Queue[AttackWorker] = queue.Queue()
+        for _ in range(size):
+            self._idle.put(AttackWorker())
+
+    def start(self) -> None:
+        """Spawn every worker now (at launch), so the first class's first click does not wait for torch."""
+        workers = [self._idle.get() for _ in range(self.size)]
+        try:
+            for worker in workers:
+                worker.warm()
+        finally:
+            for worker in workers:
+                self._idle.put(worker)
+
+    def attack(self, *args, **kwargs):
+        worker = self._idle.get()
+        try:
+            return worker.attack(*args, **kwargs)
+        finally:
+            self._idle.put(worker)
+
+    def close(self) -> None:
+        workers = [self._idle.get() for _ in range(self.size)]
+        for worker in workers:
+            worker.close()
+            self._idle.put(worker)

@@ -60,6 +60,9 @@ def main(argv=None) -> None:
     # threads made single-image PGD-10 several times slower (benchmarks/bench_threads.py, BENCHMARKS.md).
     torch.set_num_threads(APP_TORCH_THREADS)
     demo = build_app(classroom=args.classroom)
+    from app.ui import QUICK_ATTACK_WORKERS
+
+    QUICK_ATTACK_WORKERS.start()  # the attack workers import torch while the page loads, not on the first click
     # No event waits in Gradio's queue behind others: every handler starts at once (Gradio's thread pool bounds
     # the total), the slow ones take one of their page's few slots (app/jobs.py) and AutoAttack and training a
     # server slot. A greedy tab is refused by its own page limit instead of filling a shared queue.

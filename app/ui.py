@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 
 from app import figures, texts
-from app.attack_worker import AttackWorker, WorkerCrashed
+from app.attack_worker import AttackWorker, WorkerCrashed, WorkerPool
 from app.components import ImageInput, image_buttons, output_image
 from app.jobs import JOBS, TRAINING_SLOTS, TRAININGS, Busy, session_of
 from app.services import (
@@ -36,7 +36,6 @@ from laat_core.anchors import DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES, AnchorError,
 from laat_core.attack_lab import (
     AttackWatch,
     InputError,
-    attack_image,
     check_attack_settings,
     pgd_trajectory,
     prepare_image,
@@ -262,15 +261,14 @@ def _to_uint8(tensor) -> np.ndarray:
 
 
 def _attack_one(label, session_models, image, names, spec, true_class, watch=None):
-    if spec.name == "autoattack":  # in the worker process: its Python loop would hold this server's GIL
-        watch = watch or AttackWatch()
-        outcome = AUTOATTACK_WORKER.attack(
-            _model_ref(label, session_models), label, image, names, spec, true_class or None,
-            AUTOATTACK_TIME_LIMIT_S, watch.should_stop, watch.on_progress, watch.every_s,
-        )  # fmt: skip
-    else:
-        trained = _resolve_model(label, session_models)
-        outcome = attack_image(trained, label, image, names, spec, true_class or None, watch=watch)
+    """One model's attack, in a worker process (AutoAttack in its own, the quick attacks in a small pool): an
+    attack's Python loop held this server's GIL, which every other request needs (RELIABILITY.md)."""
+    watch = watch or AttackWatch()
+    workers = AUTOATTACK_WORKER if spec.name == "autoattack" else QUICK_ATTACK_WORKERS
+    outcome = workers.attack(
+        _model_ref(label, session_models), label, image, names, spec, true_class or None,
+        AUTOATTACK_TIME_LIMIT_S, watch.should_stop, watch.on_progress, watch.every_s,
+    )  # fmt: skip
     return outcome, _outcome_view(label, outcome)
 
 
@@ -355,6 +353,7 @@ def _downloads(label: str, outcome) -> list[str]:
 
 AUTOATTACK_SLOTS = threading.BoundedSemaphore(1)  # one AutoAttack at a time on the server; fast attacks never wait
 AUTOATTACK_WORKER = AttackWorker()  # its own process (app/attack_worker.py), started on the first AutoAttack
+QUICK_ATTACK_WORKERS = WorkerPool(2)  # FGSM, PGD, CW, APGD: one worker per core (started at launch, app/main.py)
 
 
 def run_attacks(

@@ -255,9 +255,9 @@ def run(
                 flush=True,
             )
         calls = sum(len(v) for k, v in results.items() if k not in ("errors", "burst"))
-        print(f"  CPU seconds over the run: server {server_cpu:.0f}, its AutoAttack worker {worker_cpu:.0f}, "
+        print(f"  CPU seconds over the run: server {server_cpu:.0f}, its attack workers {worker_cpu:.0f}, "
               f"simulated clients {client_cpu:.0f} (same machine, their start-up included); server CPU per call "
-              f"{server_cpu / max(calls, 1):.3f} s (the worker's excluded)")  # fmt: skip
+              f"{server_cpu / max(calls, 1):.3f} s (the workers' excluded)")  # fmt: skip
         for error in results.get("errors", [])[:5]:
             print(f"  error: {error}")
         if "burst" in results:

@@ -633,3 +633,19 @@ def test_an_autoattack_worker_that_stops_answering_is_ended(monkeypatch):
     assert ui.AUTOATTACK_WORKER._process is None
     assert ui.AUTOATTACK_SLOTS.acquire(blocking=False)  # freed
     ui.AUTOATTACK_SLOTS.release()
+
+
+def test_quick_attacks_run_outside_the_server_process(monkeypatch):
+    """PGD's Python loop held the server's GIL (RELIABILITY.md): the attack runs in a pool worker. Breaking the
+    attack function in this process changes nothing, because this process no longer runs it."""
+    import laat_core.attack_lab as attack_lab
+    from app import ui
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the attack ran in the server process")
+
+    monkeypatch.setattr(attack_lab, "attack_image", not_here)
+    outputs = next(
+        ui.run_attacks(_red_star(), None, "red star, blue heart", "red star", STANDARD, LAAT, "pgd", 8, 5, {})
+    )
+    assert "PGD-5 eps=8/255" in outputs[ui.ATTACK_SUMMARY_INDEX]
