@@ -196,9 +196,3 @@ class WorkerPool:
             return worker.attack(*args, **kwargs)
         finally:
             self._idle.put(worker)
-
-    def close(self) -> None:
-        workers = [self._idle.get() for _ in range(self.size)]
-        for worker in workers:
-            worker.close()
-            self._idle.put(worker)
